@@ -1,0 +1,21 @@
+PYTHON ?= python
+
+.PHONY: test test-all lint format bench
+
+test:
+	$(PYTHON) -m pytest -q
+
+test-all:
+	$(PYTHON) -m pytest -q -m ""
+
+lint:
+	$(PYTHON) -m ruff check src tests bench
+	$(PYTHON) -m ruff format --check src tests bench
+	$(PYTHON) -m mypy
+
+format:
+	$(PYTHON) -m ruff format src tests bench
+	$(PYTHON) -m ruff check --fix src tests bench
+
+bench:
+	$(PYTHON) -m bench

@@ -1,0 +1,1 @@
+"""HTTP surface: routers translate requests, services decide."""

@@ -1,0 +1,77 @@
+"""`create_app()`: the one place the HTTP service is put together.
+
+Middleware, error mapping, the routers of every resource, and the embedded worker that
+`openrft serve` runs beside the API so a single process is a whole installation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from openrft import __version__
+from openrft.api.chat.router import router as chat_router
+from openrft.api.files.router import router as files_router
+from openrft.api.functions.router import router as functions_router
+from openrft.api.graders.router import router as graders_router
+from openrft.api.jobs.router import router as jobs_router
+from openrft.api.models.router import router as models_router
+from openrft.api.organization.router import router as organization_router
+from openrft.api.deps import AppContext
+from openrft.api.errors import install_error_handlers
+from openrft.auth.keys import KeyCipher, ensure_bootstrap
+from openrft.settings import Settings, get_settings
+from openrft.store.blobs import BlobStore
+from openrft.store.db import Store
+
+log = logging.getLogger(__name__)
+
+
+def build_context(settings: Settings) -> AppContext:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    store = Store.from_settings(settings)
+    ensure_bootstrap(store, settings)
+    return AppContext(
+        settings=settings,
+        store=store,
+        blobs=BlobStore(settings.blobs_dir),
+        cipher=KeyCipher(settings.master_key_path),
+    )
+
+
+def create_app(settings: Settings | None = None, *, embedded_worker: bool | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    ctx = build_context(settings)
+    run_worker = settings.embedded_worker if embedded_worker is None else embedded_worker
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        worker = None
+        if run_worker:
+            from openrft.worker import Worker  # noqa: PLC0415 (the API alone must not need the trainer)
+
+            worker = Worker(ctx)
+            worker.start_background()
+            log.info("embedded worker %s started", worker.worker_id)
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+            ctx.store.dispose()
+
+    app = FastAPI(title="openrft", version=__version__, lifespan=lifespan)
+    app.state.ctx = ctx
+    install_error_handlers(app)
+
+    @app.get("/health", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    for router in (organization_router, files_router, jobs_router, graders_router, models_router, chat_router):
+        app.include_router(router, prefix="/v1")
+    app.include_router(functions_router)  # AWS Lambda paths: /2015-03-31/functions/...
+    return app

@@ -1,0 +1,1 @@
+"""The chat resource: router -> schemas -> service."""

@@ -1,0 +1,1 @@
+"""The files resource: router -> schemas -> service."""

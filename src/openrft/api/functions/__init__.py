@@ -1,0 +1,1 @@
+"""The functions resource: router -> schemas -> service."""

@@ -1,0 +1,5 @@
+"""Routes of the functions API (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

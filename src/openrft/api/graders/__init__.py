@@ -1,0 +1,1 @@
+"""The graders resource: router -> schemas -> service."""

@@ -1,0 +1,5 @@
+"""Routes of the graders API (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

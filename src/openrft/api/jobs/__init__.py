@@ -1,0 +1,1 @@
+"""The jobs resource: router -> schemas -> service."""

@@ -1,0 +1,1 @@
+"""The organization resource: router -> schemas -> service."""

@@ -1,0 +1,142 @@
+"""API keys: creation, storage and Bearer authentication.
+
+A key has a public id (`key_...`, also the SigV4 access key id) and a secret (`sk-rft-...`) shown once.
+The store keeps `sha256(secret)` for Bearer look-ups (a fast hash is right for 256-bit random secrets)
+and, because SigV4 verification needs the secret itself, a copy encrypted with the installation's
+master key (`OPENRFT_HOME/master.key`, mode 0600), so a leaked database alone yields no usable key.
+
+`OPENRFT_ADMIN_KEY` is a bootstrap key: key id `admin`, every right, and the key of the default project.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+
+from openrft.api.errors import AuthenticationFailed
+from openrft.ids import new_id, now_s, random_token
+from openrft.settings import Settings
+from openrft.store import schema
+from openrft.store.db import Store
+
+ADMIN_KEY_ID = "admin"
+DEFAULT_PROJECT_ID = "proj_default"
+DEFAULT_PROJECT_NAME = "Default project"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of a request: every resource it touches belongs to `project_id`."""
+
+    key_id: str
+    project_id: str
+    is_admin: bool
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def redact(secret: str) -> str:
+    return f"{secret[:8]}***{secret[-4:]}"
+
+
+def new_secret() -> str:
+    return "sk-rft-" + random_token(48)
+
+
+class KeyCipher:
+    """Encrypts key secrets at rest with the installation's master key."""
+
+    def __init__(self, key_path: Path):
+        if not key_path.exists():
+            key_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(Fernet.generate_key())
+        self._fernet = Fernet(key_path.read_bytes().strip())
+
+    def encrypt(self, secret: str) -> str:
+        return self._fernet.encrypt(secret.encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        return self._fernet.decrypt(token.encode()).decode()
+
+
+def ensure_bootstrap(store: Store, settings: Settings) -> None:
+    """Create the default project, and the admin key row when `OPENRFT_ADMIN_KEY` is set."""
+    with store.begin_immediate() as conn:
+        if conn.execute(sa.select(schema.projects.c.id).where(schema.projects.c.id == DEFAULT_PROJECT_ID)).first() is None:
+            conn.execute(
+                schema.projects.insert().values(id=DEFAULT_PROJECT_ID, name=DEFAULT_PROJECT_NAME, created_at=now_s())
+            )
+        conn.execute(schema.api_keys.delete().where(schema.api_keys.c.id == ADMIN_KEY_ID))
+        if settings.admin_key:
+            conn.execute(
+                schema.api_keys.insert().values(
+                    id=ADMIN_KEY_ID,
+                    project_id=DEFAULT_PROJECT_ID,
+                    name="OPENRFT_ADMIN_KEY",
+                    secret_sha256=hash_secret(settings.admin_key),
+                    secret_encrypted=None,  # the admin secret lives in the environment, never on disk
+                    redacted_value=redact(settings.admin_key),
+                    is_admin=True,
+                    created_at=now_s(),
+                )
+            )
+
+
+def create_key(
+    conn: sa.Connection,
+    cipher: KeyCipher,
+    *,
+    project_id: str,
+    name: str,
+    service_account_id: str | None = None,
+) -> tuple[dict[str, object], str]:
+    """Insert a new project key; returns its row and the secret (the only time it is known in clear)."""
+    secret = new_secret()
+    row = {
+        "id": new_id("key_", 16),
+        "project_id": project_id,
+        "name": name,
+        "service_account_id": service_account_id,
+        "secret_sha256": hash_secret(secret),
+        "secret_encrypted": cipher.encrypt(secret),
+        "redacted_value": redact(secret),
+        "is_admin": False,
+        "created_at": now_s(),
+    }
+    conn.execute(schema.api_keys.insert().values(**row))
+    return row, secret
+
+
+def authenticate_bearer(store: Store, secret: str) -> Principal:
+    digest = hash_secret(secret)
+    with store.begin() as conn:
+        row = conn.execute(
+            sa.select(schema.api_keys).where(schema.api_keys.c.secret_sha256 == digest)
+        ).first()
+    if row is None or row.revoked_at is not None or not hmac.compare_digest(row.secret_sha256, digest):
+        raise AuthenticationFailed(f"Incorrect API key provided: {redact(secret) if len(secret) > 12 else '***'}.")
+    return Principal(key_id=row.id, project_id=row.project_id, is_admin=bool(row.is_admin))
+
+
+def secret_for_key_id(store: Store, cipher: KeyCipher, settings: Settings, key_id: str) -> tuple[Principal, str]:
+    """The principal and clear secret of a key id, for SigV4 verification."""
+    with store.begin() as conn:
+        row = conn.execute(sa.select(schema.api_keys).where(schema.api_keys.c.id == key_id)).first()
+    if row is None or row.revoked_at is not None:
+        raise AuthenticationFailed("The security token included in the request is invalid.")
+    principal = Principal(key_id=row.id, project_id=row.project_id, is_admin=bool(row.is_admin))
+    if row.id == ADMIN_KEY_ID:
+        if not settings.admin_key:
+            raise AuthenticationFailed("The security token included in the request is invalid.")
+        return principal, settings.admin_key
+    return principal, cipher.decrypt(row.secret_encrypted)

@@ -1,0 +1,1 @@
+"""Base models, fine-tuned adapters and generation behind one small engine interface."""

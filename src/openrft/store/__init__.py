@@ -1,0 +1,1 @@
+"""Durable state: the SQL store (SQLite by default, Postgres by URL) and blobs on disk."""

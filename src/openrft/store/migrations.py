@@ -1,0 +1,53 @@
+"""Ordered, named schema migrations, applied once each and recorded in `_migrations`.
+
+Add a migration by appending a function to `MIGRATIONS`; never edit or reorder one that has shipped.
+`m001_initial` creates the first tables from `schema.py`; once a table in `schema.py` changes, the
+change goes into a new migration (ALTER TABLE ...) and `m001_initial` keeps creating the columns it
+created before, so existing databases and fresh ones end up identical (tests/unit/test_migrations.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from openrft.ids import now_s
+from openrft.store import schema
+
+log = logging.getLogger(__name__)
+
+Migration = Callable[[sa.Connection], None]
+
+_migrations_table = sa.Table(
+    "_migrations",
+    sa.MetaData(),
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("applied_at", sa.Integer, nullable=False),
+)
+
+
+def m001_initial(conn: sa.Connection) -> None:
+    schema.metadata.create_all(conn)
+
+
+MIGRATIONS: list[Migration] = [
+    m001_initial,
+]
+
+
+def migrate(engine: sa.Engine) -> list[str]:
+    """Apply the migrations not yet recorded; return the names applied now."""
+    applied_now: list[str] = []
+    with engine.begin() as conn:
+        _migrations_table.create(conn, checkfirst=True)
+        done = set(conn.scalars(sa.select(_migrations_table.c.name)))
+        for migration in MIGRATIONS:
+            if migration.__name__ in done:
+                continue
+            log.info("applying migration %s", migration.__name__)
+            migration(conn)
+            conn.execute(_migrations_table.insert().values(name=migration.__name__, applied_at=now_s()))
+            applied_now.append(migration.__name__)
+    return applied_now
