@@ -6,18 +6,14 @@ user would; nothing in between is mocked.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import openai
 import pytest
-import uvicorn
 
-from openrft.api.app import create_app
+from openrft.api.server import start_in_thread
 from openrft.settings import Settings
 
 ADMIN_KEY = "sk-admin-test-0123456789abcdef"
@@ -37,12 +33,6 @@ def settings(home: Path) -> Settings:
     return Settings(home=home, admin_key=ADMIN_KEY, lease_s=3.0, heartbeat_s=0.5, poll_s=0.2)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class LiveServer:
     base_url: str  # http://127.0.0.1:PORT
@@ -57,27 +47,12 @@ class LiveServer:
         return openai.OpenAI(base_url=self.v1, api_key=api_key or self.admin_key, max_retries=0, timeout=60)
 
 
-def start_server(settings: Settings, *, embedded_worker: bool) -> tuple[uvicorn.Server, threading.Thread, str]:
-    port = free_port()
-    app = create_app(settings, embedded_worker=embedded_worker)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("test server did not start")
-        time.sleep(0.02)
-    return server, thread, f"http://127.0.0.1:{port}"
-
-
 @pytest.fixture
 def live_server(settings: Settings) -> Iterator[LiveServer]:
     """The API without a worker: jobs stay queued unless a test runs a worker itself."""
-    server, thread, url = start_server(settings, embedded_worker=False)
-    yield LiveServer(base_url=url, settings=settings)
-    server.should_exit = True
-    thread.join(timeout=10)
+    server = start_in_thread(settings, embedded_worker=False)
+    yield LiveServer(base_url=server.base_url, settings=settings)
+    server.stop(timeout_s=10)
 
 
 @pytest.fixture

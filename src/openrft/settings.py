@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     poll_s: float = Field(default=1.0, description="How often an idle worker looks for queued jobs.")
     max_attempts: int = Field(default=5, description="Claims of one job before it fails for good.")
     embedded_worker: bool = Field(default=True, description="Run a worker inside `openrft serve`.")
+    sandbox_mode: str = Field(default="auto", description="User-code sandbox: auto|bubblewrap|rlimits|unavailable.")
+    python_grader_timeout_s: float = Field(default=120.0, description="Wall time of one python-grader call.")
 
     def model_post_init(self, __context: object) -> None:
         self.home = self.home.expanduser().resolve()

@@ -14,14 +14,14 @@ from fastapi import FastAPI
 
 from openrft import __version__
 from openrft.api.chat.router import router as chat_router
+from openrft.api.deps import AppContext
+from openrft.api.errors import install_error_handlers
 from openrft.api.files.router import router as files_router
 from openrft.api.functions.router import router as functions_router
 from openrft.api.graders.router import router as graders_router
 from openrft.api.jobs.router import router as jobs_router
 from openrft.api.models.router import router as models_router
 from openrft.api.organization.router import router as organization_router
-from openrft.api.deps import AppContext
-from openrft.api.errors import install_error_handlers
 from openrft.auth.keys import KeyCipher, ensure_bootstrap
 from openrft.settings import Settings, get_settings
 from openrft.store.blobs import BlobStore
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool | None
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         worker = None
         if run_worker:
-            from openrft.worker import Worker  # noqa: PLC0415 (the API alone must not need the trainer)
+            from openrft.worker import Worker
 
             worker = Worker(ctx)
             worker.start_background()
@@ -71,7 +71,8 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool | None
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    for router in (organization_router, files_router, jobs_router, graders_router, models_router, chat_router):
+    openai_routers = (organization_router, files_router, jobs_router, graders_router, models_router, chat_router)
+    for router in openai_routers:
         app.include_router(router, prefix="/v1")
     app.include_router(functions_router)  # AWS Lambda paths: /2015-03-31/functions/...
     return app

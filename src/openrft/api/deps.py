@@ -34,7 +34,7 @@ async def get_principal(request: Request, ctx: AppContext = Depends(get_ctx)) ->
     if scheme.lower() == "bearer" and credentials.strip():
         return authenticate_bearer(ctx.store, credentials.strip())
     if scheme == "AWS4-HMAC-SHA256":
-        from openrft.auth.sigv4 import verify_request  # noqa: PLC0415 (only the Lambda surface signs)
+        from openrft.auth.sigv4 import verify_request
 
         return await verify_request(request, ctx)
     raise AuthenticationFailed(

@@ -133,5 +133,5 @@ def install_error_handlers(app: FastAPI) -> None:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         if is_aws_path(request.url.path):
             return aws_response(500, "ServiceException", "internal error")
-        body = {"error": {"message": "internal server error", "type": "server_error", "param": None, "code": None}}
-        return JSONResponse(status_code=500, content=body)
+        error = {"message": "internal server error", "type": "server_error", "param": None, "code": None}
+        return JSONResponse(status_code=500, content={"error": error})

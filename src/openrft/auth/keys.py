@@ -72,7 +72,10 @@ class KeyCipher:
 def ensure_bootstrap(store: Store, settings: Settings) -> None:
     """Create the default project, and the admin key row when `OPENRFT_ADMIN_KEY` is set."""
     with store.begin_immediate() as conn:
-        if conn.execute(sa.select(schema.projects.c.id).where(schema.projects.c.id == DEFAULT_PROJECT_ID)).first() is None:
+        if (
+            conn.execute(sa.select(schema.projects.c.id).where(schema.projects.c.id == DEFAULT_PROJECT_ID)).first()
+            is None
+        ):
             conn.execute(
                 schema.projects.insert().values(id=DEFAULT_PROJECT_ID, name=DEFAULT_PROJECT_NAME, created_at=now_s())
             )
@@ -120,9 +123,7 @@ def create_key(
 def authenticate_bearer(store: Store, secret: str) -> Principal:
     digest = hash_secret(secret)
     with store.begin() as conn:
-        row = conn.execute(
-            sa.select(schema.api_keys).where(schema.api_keys.c.secret_sha256 == digest)
-        ).first()
+        row = conn.execute(sa.select(schema.api_keys).where(schema.api_keys.c.secret_sha256 == digest)).first()
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.secret_sha256, digest):
         raise AuthenticationFailed(f"Incorrect API key provided: {redact(secret) if len(secret) > 12 else '***'}.")
     return Principal(key_id=row.id, project_id=row.project_id, is_admin=bool(row.is_admin))

@@ -1,5 +1,100 @@
-"""Routes of the organization API (being built)."""
+"""Routes of the organization API (`/v1/organization/...`): projects, service accounts, API keys.
 
-from fastapi import APIRouter
+Every route needs an admin key (`require_admin`); a project key gets 403.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from openrft.api.deps import AppContext, get_ctx, require_admin
+from openrft.api.organization import service
+from openrft.api.organization.schemas import (
+    ApiKey,
+    ApiKeyDeleted,
+    Page,
+    Project,
+    ProjectCreate,
+    ProjectUpdate,
+    ServiceAccount,
+    ServiceAccountCreate,
+    ServiceAccountCreated,
+    ServiceAccountDeleted,
+)
+
+router = APIRouter(prefix="/organization", tags=["organization"], dependencies=[Depends(require_admin)])
+
+
+@router.post("/projects", response_model=Project)
+def create_project(body: ProjectCreate, ctx: AppContext = Depends(get_ctx)) -> Project:
+    return service.create_project(ctx, body.name)
+
+
+@router.get("/projects", response_model=Page[Project])
+def list_projects(
+    after: str | None = None,
+    limit: int = 20,
+    include_archived: bool = False,
+    ctx: AppContext = Depends(get_ctx),
+) -> Page[Project]:
+    return service.list_projects(ctx, after=after, limit=limit, include_archived=include_archived)
+
+
+@router.get("/projects/{project_id}", response_model=Project)
+def retrieve_project(project_id: str, ctx: AppContext = Depends(get_ctx)) -> Project:
+    return service.get_project(ctx, project_id)
+
+
+@router.post("/projects/{project_id}", response_model=Project)
+def update_project(project_id: str, body: ProjectUpdate, ctx: AppContext = Depends(get_ctx)) -> Project:
+    return service.update_project(ctx, project_id, body.name)
+
+
+@router.post("/projects/{project_id}/archive", response_model=Project)
+def archive_project(project_id: str, ctx: AppContext = Depends(get_ctx)) -> Project:
+    return service.archive_project(ctx, project_id)
+
+
+@router.post("/projects/{project_id}/service_accounts", response_model=ServiceAccountCreated)
+def create_service_account(
+    project_id: str, body: ServiceAccountCreate, ctx: AppContext = Depends(get_ctx)
+) -> ServiceAccountCreated:
+    return service.create_service_account(ctx, project_id, body.name)
+
+
+@router.get("/projects/{project_id}/service_accounts", response_model=Page[ServiceAccount])
+def list_service_accounts(
+    project_id: str, after: str | None = None, limit: int = 20, ctx: AppContext = Depends(get_ctx)
+) -> Page[ServiceAccount]:
+    return service.list_service_accounts(ctx, project_id, after=after, limit=limit)
+
+
+@router.get("/projects/{project_id}/service_accounts/{service_account_id}", response_model=ServiceAccount)
+def retrieve_service_account(
+    project_id: str, service_account_id: str, ctx: AppContext = Depends(get_ctx)
+) -> ServiceAccount:
+    return service.get_service_account(ctx, project_id, service_account_id)
+
+
+@router.delete("/projects/{project_id}/service_accounts/{service_account_id}", response_model=ServiceAccountDeleted)
+def delete_service_account(
+    project_id: str, service_account_id: str, ctx: AppContext = Depends(get_ctx)
+) -> ServiceAccountDeleted:
+    return service.delete_service_account(ctx, project_id, service_account_id)
+
+
+@router.get("/projects/{project_id}/api_keys", response_model=Page[ApiKey])
+def list_api_keys(
+    project_id: str, after: str | None = None, limit: int = 20, ctx: AppContext = Depends(get_ctx)
+) -> Page[ApiKey]:
+    return service.list_api_keys(ctx, project_id, after=after, limit=limit)
+
+
+@router.get("/projects/{project_id}/api_keys/{key_id}", response_model=ApiKey)
+def retrieve_api_key(project_id: str, key_id: str, ctx: AppContext = Depends(get_ctx)) -> ApiKey:
+    return service.get_api_key(ctx, project_id, key_id)
+
+
+@router.delete("/projects/{project_id}/api_keys/{key_id}", response_model=ApiKeyDeleted)
+def delete_api_key(project_id: str, key_id: str, ctx: AppContext = Depends(get_ctx)) -> ApiKeyDeleted:
+    return service.delete_api_key(ctx, project_id, key_id)
