@@ -1,0 +1,321 @@
+"""How a sandboxed worker is started on this host: mode detection, the command line, cgroups.
+
+``detect_mode`` probes once per process whether bubblewrap can create its namespaces here, else
+whether the fallback's layers (Landlock, seccomp) exist. ``sandbox_command`` builds the argv of one
+worker for the chosen mode; ``Cgroup`` gives a worker its own pids + memory limit when the server runs
+as root (where ``RLIMIT_NPROC`` does not bind) and a cgroup hierarchy is writable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from openrft.functions.sandbox_types import Limits, SandboxUnavailable
+
+LAUNCHER = Path(__file__).with_name("_launcher.py")
+SANDBOX_UID = 65534  # the uid code sees inside bubblewrap ("nobody")
+FALLBACK_UID_BASE = 61_000  # per-slot uids for the fallback when root and the interpreter is world-readable
+CPU_BUDGET_S = 3600  # RLIMIT_CPU of a worker's lifetime: a backstop; the pool recycles workers at half
+
+__all__ = ["Cgroup", "SandboxUnavailable", "WorkerSpec", "detect_mode", "landlock_abi", "sandbox_command"]
+
+
+# ---------------------------------------------------------------- detection
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version, 0 when absent or disabled."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    try:
+        abi = libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    except Exception:
+        return 0
+    return max(0, int(abi))
+
+
+def seccomp_available() -> bool:
+    try:
+        import pyseccomp  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+def _probe_bwrap(bwrap: str) -> tuple[bool, str]:
+    argv = [bwrap, *_bwrap_base_args(), "--", "/usr/bin/true"]
+    try:
+        proc = subprocess.run(argv, capture_output=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, str(exc)
+    return proc.returncode == 0, proc.stderr.decode(errors="replace").strip()
+
+
+@functools.lru_cache(maxsize=1)
+def detect_mode() -> tuple[str, str]:
+    """(mode, human explanation): "bubblewrap" | "rlimits" | "unavailable", probed once per process."""
+    bwrap = shutil.which("bwrap")
+    if bwrap:
+        ok, err = _probe_bwrap(bwrap)
+        if ok:
+            limits = "pids+memory cgroup per worker" if os.geteuid() == 0 and Cgroup.supported() else "rlimits"
+            return "bubblewrap", f"{bwrap}: user, pid, net, mount namespaces work; limits by {limits}"
+        why_not = f"bwrap cannot create namespaces here ({err or 'failed'})"
+    else:
+        why_not = "bwrap not installed (apt-get install bubblewrap)"
+    abi, seccomp = landlock_abi(), seccomp_available()
+    if abi >= 1 and (abi >= 4 or seccomp):
+        net = "seccomp (no non-UNIX sockets)" if seccomp else "Landlock TCP only (UDP not blocked)"
+        return "rlimits", (
+            f"fallback: {why_not}; rlimits + Landlock ABI {abi} (files) + network by {net}; "
+            "no private /tmp or pid namespace"
+        )
+    layers = f"Landlock ABI {abi}, seccomp {'yes' if seccomp else 'no (pip install pyseccomp)'}"
+    return "unavailable", f"{why_not}; fallback needs Landlock and a network filter ({layers})"
+
+
+def resolve_mode(requested: str | None) -> tuple[str, str]:
+    """A mode forced by configuration ("auto" or None: detect)."""
+    if requested in (None, "", "auto"):
+        return detect_mode()
+    if requested not in ("bubblewrap", "rlimits", "unavailable"):
+        raise ValueError(f"unknown sandbox mode {requested!r}")
+    return requested, f"forced by configuration (detected: {detect_mode()[0]})"
+
+
+# ---------------------------------------------------------------- command lines
+
+
+def _bwrap_base_args() -> list[str]:
+    args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    args += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
+    args += ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    for etc in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime"):
+        if os.path.exists(etc):
+            args += ["--ro-bind", etc, etc]
+    return [*args, "--proc", "/proc", "--dev", "/dev", "--hostname", "sandbox", "--clearenv"]
+
+
+def python_paths() -> list[str]:
+    """Directories of the interpreter and its packages, bound read-only into the sandbox."""
+    paths = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), sys.prefix}
+    paths.add(os.path.dirname(os.path.realpath(sys.executable)))
+    return sorted(p for p in paths if not p.startswith("/usr/") and p != "/usr")
+
+
+def world_readable(path: str) -> bool:
+    """True when any uid can reach ``path`` (every ancestor searchable, the path itself readable)."""
+    current = os.path.realpath(path)
+    if not os.access(current, os.F_OK) or not os.stat(current).st_mode & 0o004:
+        return False
+    while current != "/":
+        current = os.path.dirname(current)
+        if not os.stat(current).st_mode & 0o001:
+            return False
+    return True
+
+
+def fallback_uid_drop_possible() -> bool:
+    """Whether the fallback can run code as a per-slot uid: we are root and the interpreter is world-readable."""
+    return os.geteuid() == 0 and all(world_readable(p) for p in [*python_paths(), str(LAUNCHER)])
+
+
+def sandbox_env(task_dir: str, tmp_dir: str) -> dict[str, str]:
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "HOME": tmp_dir,
+        "TMPDIR": tmp_dir,
+        "LAMBDA_TASK_ROOT": task_dir,
+        "LAMBDA_RUNTIME_DIR": os.path.dirname(task_dir),
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+@dataclass
+class WorkerSpec:
+    """Everything needed to start one worker."""
+
+    mode: str
+    limits: Limits
+    code_dir: Path  # the unpacked bundle on the host
+    scratch_dir: Path  # the fallback's private TMPDIR on the host
+    drop_uid: int | None = None
+
+
+def launcher_config(spec: WorkerSpec, task_dir: str, tmp_dir: str) -> dict[str, object]:
+    lim = spec.limits
+    return {
+        "mode": spec.mode,
+        "task_dir": task_dir,
+        "scratch_dir": tmp_dir,
+        "address_space_mb": max(lim.memory_mb, 256),
+        "max_processes": lim.max_processes,
+        "fsize_bytes": max(lim.tmp_mb << 20, lim.max_output_bytes + 1),
+        "cpu_budget_s": CPU_BUDGET_S,
+        "drop_uid": spec.drop_uid,
+        "read_paths": [*python_paths(), "/usr", "/lib", "/lib64", "/bin", "/etc/ld.so.cache", task_dir,
+                       str(LAUNCHER)],
+    }  # fmt: skip
+
+
+def sandbox_command(spec: WorkerSpec, cgroup: Cgroup | None) -> tuple[list[str], dict[str, str]]:
+    """(argv, env) of one worker; with a cgroup, a shell joins it and then execs the sandbox."""
+    if spec.mode == "bubblewrap":
+        task_dir, tmp_dir, launcher = "/var/task", "/tmp", "/var/runtime/launcher.py"
+        bwrap = shutil.which("bwrap") or "bwrap"
+        argv = [bwrap, *_bwrap_base_args()]
+        for path in python_paths():
+            argv += ["--ro-bind", path, path]
+        argv += ["--size", str(spec.limits.tmp_mb << 20), "--tmpfs", "/tmp"]
+        argv += ["--ro-bind", str(spec.code_dir), task_dir, "--ro-bind", str(LAUNCHER), launcher]
+        argv += ["--remount-ro", "/", "--chdir", task_dir]  # bwrap's root tmpfs would be unbounded
+        for key, value in sandbox_env(task_dir, tmp_dir).items():
+            argv += ["--setenv", key, value]
+        cfg = launcher_config(spec, task_dir, tmp_dir)
+        argv += ["--", sys.executable, "-I", "-B", launcher, json.dumps(cfg)]
+        env = {"PATH": "/usr/bin:/bin"}
+    elif spec.mode == "rlimits":
+        task_dir, tmp_dir = str(spec.code_dir), str(spec.scratch_dir)
+        cfg = launcher_config(spec, task_dir, tmp_dir)
+        argv = [sys.executable, "-I", "-B", str(LAUNCHER), json.dumps(cfg)]
+        env = sandbox_env(task_dir, tmp_dir)
+    else:
+        raise SandboxUnavailable(f"refusing to run user code: no sandbox available ({detect_mode()[1]})")
+    if cgroup is not None:
+        joins = "; ".join(f"echo $$ > {shlex.quote(p)} || exit 97" for p in cgroup.procs_files)
+        argv = ["/bin/sh", "-c", f'{joins}; exec "$@"', "sh", *argv]
+    return argv, env
+
+
+# ---------------------------------------------------------------- cgroups
+
+
+def _own_cgroup_paths() -> dict[str, str]:
+    """controller -> our cgroup path ("" for the v2 unified hierarchy)."""
+    out: dict[str, str] = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _id, controllers, path = line.split(":", 2)
+        for ctl in controllers.split(",") if controllers else [""]:
+            out[ctl] = path
+    return out
+
+
+class Cgroup:
+    """One worker's pids + memory limit (v1 controllers or the v2 unified hierarchy), nested under ours."""
+
+    def __init__(self, dirs: list[Path], version: int):
+        self.dirs = dirs
+        self.version = version
+
+    @property
+    def procs_files(self) -> list[str]:
+        return [str(d / "cgroup.procs") for d in self.dirs]
+
+    @staticmethod
+    def _bases() -> tuple[int, list[Path]] | None:
+        if os.geteuid() != 0:
+            return None
+        own = _own_cgroup_paths()
+        root = Path("/sys/fs/cgroup")
+        if (root / "pids").is_dir() and (root / "memory").is_dir() and "pids" in own and "memory" in own:
+            bases = [root / ctl / own[ctl].lstrip("/") / "openrft-sandbox" for ctl in ("pids", "memory")]
+            return 1, bases
+        if (root / "cgroup.controllers").exists() and "" in own:
+            return 2, [root / own[""].lstrip("/") / "openrft-sandbox"]
+        return None
+
+    @classmethod
+    @functools.lru_cache(maxsize=1)
+    def supported(cls) -> bool:
+        found = cls._bases()
+        if found is None:
+            return False
+        try:
+            group = cls._make(found, f"probe-{os.getpid()}", 1 << 30, 8)
+        except OSError:
+            return False
+        group.remove()
+        return True
+
+    @classmethod
+    def create(cls, name: str, limits: Limits) -> Cgroup | None:
+        if not cls.supported():
+            return None
+        found = cls._bases()
+        assert found is not None
+        memory = (max(limits.memory_mb, 256) + limits.tmp_mb + 64) << 20
+        return cls._make(found, name, memory, limits.max_processes)
+
+    @classmethod
+    def _make(cls, found: tuple[int, list[Path]], name: str, memory_bytes: int, pids: int) -> Cgroup:
+        version, bases = found
+        dirs = [b / name for b in bases]
+        if version == 2:
+            parent = bases[0]
+            parent.mkdir(exist_ok=True)
+            (parent.parent / "cgroup.subtree_control").write_text("+pids +memory")
+            (parent / "cgroup.subtree_control").write_text("+pids +memory")
+        for d in dirs:
+            d.mkdir(parents=True, exist_ok=True)
+        group = cls(dirs, version)
+        try:
+            if version == 1:
+                (dirs[0] / "pids.max").write_text(str(pids))
+                (dirs[1] / "memory.limit_in_bytes").write_text(str(memory_bytes))
+            else:
+                (dirs[0] / "pids.max").write_text(str(pids))
+                (dirs[0] / "memory.max").write_text(str(memory_bytes))
+                swap = dirs[0] / "memory.swap.max"
+                if swap.exists():
+                    swap.write_text("0")
+        except OSError:
+            group.remove()
+            raise
+        return group
+
+    def kill(self) -> None:
+        kill_file = self.dirs[0] / "cgroup.kill"
+        if self.version == 2 and kill_file.exists():
+            kill_file.write_text("1")
+            return
+        for _ in range(50):
+            pids = [int(p) for d in self.dirs for p in (d / "cgroup.procs").read_text().split()]
+            if not pids:
+                return
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.01)
+
+    def remove(self) -> None:
+        for d in self.dirs:
+            for _ in range(100):
+                try:
+                    d.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.01)  # exiting processes still counted for a moment

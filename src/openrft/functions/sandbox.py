@@ -1,0 +1,336 @@
+"""Sandboxed runtime for user reward code: Lambda handlers and OpenAI-style python graders.
+
+Threat model
+------------
+The code comes from a member of a project: untrusted Python that may be buggy or hostile. Run inside
+the sandbox, it must not
+
+1. reach the network (no TCP/UDP, not even the host's loopback where the API listens);
+2. read host files: system secrets, the store under ``OPENRFT_HOME`` (database, blobs, keys), the
+   server's source, or another function's (or another version's) code;
+3. exhaust the host's memory, processes or disk (``memory_mb``, ``max_processes``, a small private
+   ``/tmp``, a file-size limit);
+4. outlive its call: wall time is enforced by the parent (the whole sandbox is killed), and processes
+   the code leaves running after it returns are killed before the next call;
+5. flood the host with output: logs and responses are capped (``max_output_bytes``) and measured in
+   the sandbox, never buffered whole by the server.
+
+Each property has an adversarial test in ``tests/sandbox/test_adversarial.py``.
+
+Modes (``detect_mode``, probed once per process)
+------------------------------------------------
+* ``bubblewrap`` (default): ``bwrap --unshare-all`` (own user, pid, net, ipc, uts, mount and cgroup
+  namespaces: only a loopback interface, nothing of the host's processes), ``--die-with-parent``,
+  ``--new-session``, ``--cap-drop ALL``, uid/gid 65534 inside. The file system holds only read-only
+  binds of ``/usr`` (+ ``/lib*``, ``/bin`` links), the Python installation (``sys.base_prefix`` and the
+  venv ``sys.prefix``), the launcher file, the function's unpacked code at ``/var/task`` (as on AWS
+  Lambda), ``/etc/ld.so.cache`` (+ ``ld.so.conf``, ``localtime``), a private tmpfs ``/tmp`` (the rest is
+  remounted read-only) and fresh ``/proc`` and ``/dev``. Nothing else: not the rest of ``/etc``,
+  ``/home``, the repository or ``OPENRFT_HOME``. Limits are applied by the launcher inside
+  (``RLIMIT_AS``, ``RLIMIT_NPROC``, ``RLIMIT_FSIZE``, ``RLIMIT_NOFILE``, ``RLIMIT_CORE``, a CPU
+  backstop) and, when the server runs as root (where ``RLIMIT_NPROC`` does not bind), by a pids +
+  memory cgroup per worker (v1 or v2, nested under the server's own cgroup). A seccomp filter (when
+  ``pyseccomp`` is importable) also denies io_uring, ptrace, bpf, keyctl, nested namespaces and mounts.
+  Residual risk: when the server runs as root, uid 65534 inside maps to root outside, so confinement
+  rests on the mount namespace showing nothing but the read-only binds above and on the dropped
+  capabilities; run the service as an ordinary user where possible.
+* ``rlimits`` (fallback where user namespaces are forbidden, e.g. Docker's default seccomp profile):
+  the launcher runs directly, in its own session, with the same rlimits, a private scratch ``TMPDIR``,
+  Landlock (file access limited to the Python installation, the code and the scratch dir; TCP
+  bind/connect denied from ABI 4; signals and abstract UNIX sockets scoped from ABI 6), a seccomp
+  filter when ``pyseccomp`` is importable (no non-UNIX sockets: covers UDP; no ptrace, bpf, io_uring,
+  namespaces, mount, keyctl...), cgroups when root, and a uid drop to a per-slot uid when root and the
+  interpreter is world-readable. Processes the code starts are swept by the launcher (their subreaper)
+  after each call and on a timeout (SIGTERM, then SIGKILL of the group). It does NOT hide the host's
+  process list, give a private ``/tmp``, or isolate IPC; it is chosen only when Landlock and a network
+  filter exist (``doctor`` says which layers are active); as an ordinary user without a cgroup,
+  ``RLIMIT_NPROC`` counts all of that user's processes; the scratch dir is on the host's disk, so
+  ``RLIMIT_FSIZE`` caps each file, not the total.
+* ``unavailable``: neither works; ``invoke`` raises ``SandboxUnavailable`` ("refusing to run user
+  code: no sandbox available (...)").
+
+Packages importable read-only inside: the standard library and everything installed in the server's
+interpreter (``numpy``; of OpenAI's python-grader set, those installed here: ``rapidfuzz``, ``nltk``,
+``rouge_score``, ``sympy``, ``pydantic``, ``yaml``, plus ``scipy``, ``pandas``, ``scikit-learn``,
+``jsonschema``, ``deepdiff``, ``sqlparse`` where installed; ``openrft doctor`` lists them). Pure-Python
+packages vendored at the root of the function's zip import too (``/var/task`` is first on
+``sys.path``).
+
+Warm workers: one sandboxed process per (bundle key, limits), serving calls over length-prefixed JSON
+on private pipes, reused across calls and replaced after a timeout, crash, memory kill or leftover
+threads; idle ones are reaped; at most ``max_workers`` per pool (least recently used evicted). A worker
+never serves another bundle, so one function can only tamper with its own later calls.
+"""
+
+from __future__ import annotations
+
+import atexit
+import io
+import itertools
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from openrft.functions.limits import (
+    FALLBACK_UID_BASE,
+    WorkerSpec,
+    detect_mode,
+    fallback_uid_drop_possible,
+    resolve_mode,
+)
+from openrft.functions.sandbox_types import CodeBundle, InvocationResult, Kind, Limits, SandboxUnavailable
+from openrft.functions.worker_proc import Worker, WorkerDied
+from openrft.settings import Settings
+
+__all__ = [
+    "CodeBundle",
+    "InvocationResult",
+    "Kind",
+    "Limits",
+    "SandboxPool",
+    "SandboxUnavailable",
+    "detect_mode",
+    "get_pool",
+    "grader_packages",
+    "sandbox_log_line",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_UNZIPPED_BYTES = 250 << 20  # AWS's limit for an unzipped deployment package
+DEFAULT_IDLE_S = 300.0
+
+
+class SandboxPool:
+    """Warm sandboxed workers, keyed by (bundle key, limits); thread-safe; one per process."""
+
+    def __init__(self, settings: Settings, *, mode: str | None = None, max_workers: int | None = None,
+                 idle_s: float = DEFAULT_IDLE_S):  # fmt: skip
+        self.settings = settings
+        self.mode, self.mode_reason = resolve_mode(mode or getattr(settings, "sandbox_mode", None))
+        self.max_workers = max_workers or max(4, 2 * (os.cpu_count() or 1))
+        self.idle_s = idle_s
+        self.closed = False
+        self._root = Path(tempfile.mkdtemp(prefix="openrft-sandbox-"))
+        self._root.chmod(0o711)
+        self._workers: list[Worker] = []
+        self._cond = threading.Condition()
+        self._serial = itertools.count(1)
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawner")
+        self._stop = threading.Event()
+        self._reaper = threading.Thread(target=self._reap_loop, name="sandbox-reaper", daemon=True)
+        self._reaper.start()
+        atexit.register(self.close)
+
+    # ------------------------------------------------------------ public
+
+    def invoke(self, bundle: CodeBundle, *, entry: str, payload: Any, limits: Limits, kind: Kind,
+               context: dict[str, Any] | None = None) -> InvocationResult:  # fmt: skip
+        """Run one call in a warm (or new) worker for ``bundle``; never raises for the code's failures."""
+        if self.mode == "unavailable":
+            raise SandboxUnavailable(f"refusing to run user code: no sandbox available ({self.mode_reason})")
+        if kind not in ("lambda", "python_grader"):
+            raise ValueError(f"unknown invocation kind {kind!r}")
+        started = time.monotonic()
+        ctx = dict(context or {})
+        request = {
+            "kind": kind,
+            "entry": entry,
+            "payload": payload,
+            "context": ctx,
+            "deadline_ms": int(time.time() * 1000 + limits.timeout_s * 1000),
+            "max_output_bytes": limits.max_output_bytes,
+        }
+        try:
+            worker, cold = self._acquire(bundle, limits)
+        except WorkerDied as exc:
+            return InvocationResult(ok=False, error=exc.error, duration_s=time.monotonic() - started, cold_start=True)
+        try:
+            response = worker.call(request, limits)
+        except WorkerDied as exc:
+            error = dict(exc.error)
+            if error["errorType"] == "Sandbox.Timedout":
+                error["errorMessage"] = f"Task timed out after {limits.timeout_s:.2f} seconds"
+            return self._result(False, None, error, "", started, cold, worker)
+        finally:
+            self._release(worker)
+        return self._result(response.get("ok", False), response.get("value"), response.get("error"),
+                            response.get("log_tail", ""), started, cold, worker)  # fmt: skip
+
+    def close(self) -> None:
+        """Kill every worker and remove the pool's files."""
+        with self._cond:
+            if self.closed:
+                return
+            self.closed = True
+            workers, self._workers = self._workers, []
+            self._cond.notify_all()
+        self._stop.set()
+        for worker in workers:
+            worker.kill()
+        self._spawner.shutdown(wait=True)
+        shutil.rmtree(self._root, ignore_errors=True)
+
+    def stats(self) -> dict[str, int]:
+        with self._cond:
+            return {"workers": len(self._workers), "busy": sum(w.busy for w in self._workers)}
+
+    # ------------------------------------------------------------ workers
+
+    @staticmethod
+    def _result(ok: bool, value: Any, error: dict[str, Any] | None, log_tail: str, started: float, cold: bool,
+                worker: Worker) -> InvocationResult:  # fmt: skip
+        return InvocationResult(ok=bool(ok), value=value if ok else None, error=None if ok else error,
+                                log_tail=log_tail, duration_s=time.monotonic() - started, cold_start=cold,
+                                worker_pid=worker.pid)  # fmt: skip
+
+    def _acquire(self, bundle: CodeBundle, limits: Limits) -> tuple[Worker, bool]:
+        wkey = (bundle.key, limits.memory_mb, limits.max_processes, limits.max_output_bytes, limits.tmp_mb)
+        evicted: Worker | None = None
+        with self._cond:
+            while True:
+                if self.closed:
+                    raise SandboxUnavailable("the sandbox pool is closed")
+                idle = [w for w in self._workers if w.wkey == wkey and not w.busy and not w.dead]
+                if idle:
+                    worker = max(idle, key=lambda w: w.last_used)
+                    worker.busy = True
+                    return worker, False
+                if len(self._workers) >= self.max_workers:
+                    spare = [w for w in self._workers if not w.busy]
+                    if spare:
+                        evicted = min(spare, key=lambda w: w.last_used)
+                        self._workers.remove(evicted)
+                if len(self._workers) < self.max_workers:
+                    worker = self._new_worker(wkey, bundle, limits)
+                    self._workers.append(worker)
+                    break
+                self._cond.wait(timeout=1.0)
+        if evicted is not None:
+            evicted.kill()
+        try:
+            worker.start(self._spawner)
+        except BaseException:
+            worker.kill()
+            self._release(worker)
+            raise
+        return worker, True
+
+    def _new_worker(self, wkey: tuple[Any, ...], bundle: CodeBundle, limits: Limits) -> Worker:
+        name = f"w{next(self._serial)}-{uuid.uuid4().hex[:8]}"
+        workdir = self._root / name
+        code_dir, scratch_dir = workdir / "task", workdir / "tmp"
+        scratch_dir.mkdir(parents=True)
+        try:
+            unpack_bundle(bundle, code_dir)
+        except BaseException:
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
+        drop_uid = self._free_uid() if self.mode == "rlimits" and fallback_uid_drop_possible() else None
+        if drop_uid is not None:
+            os.chown(scratch_dir, drop_uid, drop_uid)
+        spec = WorkerSpec(mode=self.mode, limits=limits, code_dir=code_dir, scratch_dir=scratch_dir,
+                          drop_uid=drop_uid)  # fmt: skip
+        worker = Worker(wkey=wkey, spec=spec, workdir=workdir, name=name)
+        worker.busy = True
+        return worker
+
+    def _free_uid(self) -> int:
+        """A uid no live worker uses (fallback as root): RLIMIT_NPROC then counts one worker's processes."""
+        used = {w.spec.drop_uid for w in self._workers}
+        return next(uid for uid in itertools.count(FALLBACK_UID_BASE) if uid not in used)
+
+    def _release(self, worker: Worker) -> None:
+        with self._cond:
+            worker.busy = False
+            worker.last_used = time.monotonic()
+            if worker.dead and worker in self._workers:
+                self._workers.remove(worker)
+            self._cond.notify_all()
+
+    def _reap_loop(self) -> None:
+        while not self._stop.wait(min(10.0, self.idle_s / 4)):
+            now = time.monotonic()
+            with self._cond:
+                stale = [w for w in self._workers if not w.busy and (w.dead or now - w.last_used > self.idle_s)]
+                for worker in stale:
+                    self._workers.remove(worker)
+            for worker in stale:
+                worker.kill()
+
+
+def unpack_bundle(bundle: CodeBundle, dest: Path) -> None:
+    """Write the bundle's files under ``dest`` (read-only to the sandbox); refuses unsafe zip paths."""
+    dest.mkdir(parents=True)
+    files: dict[str, bytes] = dict(bundle.files or {})
+    if bundle.zip_bytes is not None:
+        with zipfile.ZipFile(io.BytesIO(bundle.zip_bytes)) as zf:
+            total = 0
+            for info in zf.infolist():
+                if info.is_dir():
+                    continue
+                total += info.file_size
+                if total > MAX_UNZIPPED_BYTES:
+                    raise ValueError(f"unzipped code is larger than {MAX_UNZIPPED_BYTES} bytes")
+                files[info.filename] = zf.read(info)
+    for name, data in files.items():
+        rel = PurePosixPath(name)
+        if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+            raise ValueError(f"unsafe path in code bundle: {name!r}")
+        path = dest.joinpath(*rel.parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        path.chmod(0o644)
+    for root, dirs, _ in os.walk(dest):
+        for d in dirs:
+            os.chmod(os.path.join(root, d), 0o755)
+    dest.chmod(0o755)
+
+
+_pool_lock = threading.Lock()
+_pool: SandboxPool | None = None
+
+
+def get_pool(settings: Settings) -> SandboxPool:
+    """The process's pool, created on first use (workers hold no installation state, so one serves all)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool.closed:
+            _pool = SandboxPool(settings)
+        return _pool
+
+
+# OpenAI's python-grader image (2025-05-08): distribution name -> import name.
+GRADER_PACKAGES = {
+    "numpy": "numpy", "scipy": "scipy", "sympy": "sympy", "pandas": "pandas", "rapidfuzz": "rapidfuzz",
+    "scikit-learn": "sklearn", "rouge-score": "rouge_score", "deepdiff": "deepdiff", "jsonschema": "jsonschema",
+    "pydantic": "pydantic", "PyYAML": "yaml", "nltk": "nltk", "sqlparse": "sqlparse", "rdkit": "rdkit",
+    "scikit-bio": "skbio", "ast-grep-py": "ast_grep_py",
+}  # fmt: skip
+
+
+def grader_packages() -> dict[str, str | None]:
+    """import name -> installed version (None: not installed) of OpenAI's grader set, importable inside."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found: dict[str, str | None] = {}
+    for dist, module in GRADER_PACKAGES.items():
+        try:
+            found[module] = version(dist)
+        except PackageNotFoundError:
+            found[module] = None
+    return found
+
+
+def sandbox_log_line() -> str:
+    """One line for the server log at start-up: the sandbox mode and why."""
+    mode, why = detect_mode()
+    return f"sandbox mode: {mode} ({why})"
