@@ -23,6 +23,7 @@ from openrft.api.jobs.router import router as jobs_router
 from openrft.api.models.router import router as models_router
 from openrft.api.organization.router import router as organization_router
 from openrft.auth.keys import KeyCipher, ensure_bootstrap
+from openrft.functions.sandbox import sandbox_log_line
 from openrft.settings import Settings, get_settings
 from openrft.store.blobs import BlobStore
 from openrft.store.db import Store
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool | None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        log.info(sandbox_log_line())
         worker = None
         if run_worker:
             from openrft.worker import Worker

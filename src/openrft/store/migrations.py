@@ -32,8 +32,15 @@ def m001_initial(conn: sa.Connection) -> None:
     schema.metadata.create_all(conn)
 
 
+def m002_function_role(conn: sa.Connection) -> None:
+    # m001 creates tables from the current schema, so a fresh database already has the column.
+    if "role" not in {c["name"] for c in sa.inspect(conn).get_columns("function_versions")}:
+        conn.execute(sa.text("ALTER TABLE function_versions ADD COLUMN role VARCHAR(2048)"))
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
+    m002_function_role,
 ]
 
 

@@ -1,0 +1,112 @@
+"""What a function is made of, checked before anything is stored: its configuration and its zip.
+
+Limits follow AWS Lambda's (Timeout 1-900 s, MemorySize 128-10240 MB, 50 MB zipped code for direct
+upload, 250 MB unzipped, 4 KB of environment variables). A zip must open, keep every entry inside its
+root, and hold the handler's module. Failures are AWS's InvalidParameterValueException (400) or
+RequestTooLargeException (413).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+
+from openrft.api.errors import AwsError
+
+RUNTIMES = ("python3.11", "python3.12")
+MAX_ZIP_BYTES = 50 * 1024 * 1024  # AWS: 50 MB zipped for direct upload
+MAX_UNZIPPED_BYTES = 262_144_000  # AWS: 250 MB unzipped
+MAX_ENV_BYTES = 4096
+ENV_KEY_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*$")
+
+
+def not_found(message: str) -> AwsError:
+    return AwsError(404, "ResourceNotFoundException", message)
+
+
+def invalid(message: str) -> AwsError:
+    return AwsError(400, "InvalidParameterValueException", message)
+
+
+def conflict(message: str) -> AwsError:
+    return AwsError(409, "ResourceConflictException", message)
+
+
+def precondition_failed() -> AwsError:
+    return AwsError(
+        412,
+        "PreconditionFailedException",
+        "The Revision Id provided does not match the latest Revision Id. "
+        "Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
+    )
+
+
+@dataclass
+class FunctionSpec:
+    """The configuration of a function version (AWS names in comments)."""
+
+    runtime: str  # Runtime
+    handler: str  # Handler: "module.function"
+    timeout_s: int = 3  # Timeout
+    memory_mb: int = 128  # MemorySize
+    environment: dict[str, str] = field(default_factory=dict)  # Environment.Variables
+    description: str = ""  # Description
+    role: str | None = None  # Role: stored and echoed only
+
+
+def validate_spec(spec: FunctionSpec) -> None:
+    if spec.runtime not in RUNTIMES:
+        raise invalid(
+            f"Value {spec.runtime} at 'runtime' failed to satisfy constraint: Member must satisfy enum value "
+            f"set: [{', '.join(RUNTIMES)}] or be a valid ARN"
+        )
+    if not re.fullmatch(r"[^\s]{1,128}", spec.handler) or "." not in spec.handler:
+        raise invalid(f"Value {spec.handler!r} at 'handler' must be 'module.function' without spaces")
+    if not 1 <= spec.timeout_s <= 900:
+        raise invalid(f"Value {spec.timeout_s} at 'timeout' failed to satisfy constraint: between 1 and 900")
+    if not 128 <= spec.memory_mb <= 10240:
+        raise invalid(f"Value {spec.memory_mb} at 'memorySize' failed to satisfy constraint: between 128 and 10240")
+    for key, value in spec.environment.items():
+        if not ENV_KEY_RE.match(key) or not isinstance(value, str):
+            raise invalid(f"Environment variable {key!r} must match [a-zA-Z][a-zA-Z0-9_]* with a string value")
+    if sum(len(k) + len(v) for k, v in spec.environment.items()) > MAX_ENV_BYTES:
+        raise invalid(f"Environment variables exceed the {MAX_ENV_BYTES}-byte limit")
+    if len(spec.description) > 256:
+        raise invalid("Value at 'description' failed to satisfy constraint: length at most 256")
+
+
+def code_sha256(zip_bytes: bytes) -> str:
+    """`CodeSha256` as AWS reports it: base64 of the raw sha256 digest."""
+    return base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode()
+
+
+def validate_zip(zip_bytes: bytes, handler: str) -> None:
+    """A readable zip, no path escaping its root, within AWS's size limits, holding the handler module."""
+    if len(zip_bytes) > MAX_ZIP_BYTES:
+        raise AwsError(413, "RequestTooLargeException", f"Zipped code must be at most {MAX_ZIP_BYTES} bytes")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(zip_bytes))
+        infos = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise invalid(
+            f"Could not unzip uploaded file. Please check your file, then try to upload again. ({exc})"
+        ) from exc
+    names = set()
+    for info in infos:
+        parts = info.filename.replace("\\", "/").split("/")
+        if info.filename.startswith("/") or ".." in parts:
+            raise invalid(f"Zip entry {info.filename!r} points outside the package")
+        names.add(info.filename.replace("\\", "/"))
+    if sum(info.file_size for info in infos) > MAX_UNZIPPED_BYTES:
+        raise invalid(f"Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes")
+    module = handler.rsplit(".", 1)[0]
+    path = module.replace(".", "/")
+    if f"{path}.py" not in names and f"{path}/__init__.py" not in names and f"{module}.py" not in names:
+        raise invalid(
+            f"Handler {handler!r} names module {module!r}, but the zip has no {path}.py "
+            f"(it holds: {', '.join(sorted(names)[:10]) or 'nothing'})"
+        )
