@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -25,9 +26,13 @@ from openrft.settings import Settings
 from openrft.store import schema
 from openrft.store.db import Store
 
+log = logging.getLogger(__name__)
+
 ADMIN_KEY_ID = "admin"
 DEFAULT_PROJECT_ID = "proj_default"
 DEFAULT_PROJECT_NAME = "Default project"
+# `last_used_at` is written at most once per key per this many seconds, not on every request.
+LAST_USED_RESOLUTION_S = 60
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class Principal:
     key_id: str
     project_id: str
     is_admin: bool
+    last_used_at: int | None = field(default=None, compare=False)  # as read when the key was looked up
 
 
 def hash_secret(secret: str) -> str:
@@ -105,7 +111,7 @@ def create_key(
 ) -> tuple[dict[str, object], str]:
     """Insert a new project key; returns its row and the secret (the only time it is known in clear)."""
     secret = new_secret()
-    row = {
+    row: dict[str, object] = {
         "id": new_id("key_", 16),
         "project_id": project_id,
         "name": name,
@@ -126,7 +132,28 @@ def authenticate_bearer(store: Store, secret: str) -> Principal:
         row = conn.execute(sa.select(schema.api_keys).where(schema.api_keys.c.secret_sha256 == digest)).first()
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.secret_sha256, digest):
         raise AuthenticationFailed(f"Incorrect API key provided: {redact(secret) if len(secret) > 12 else '***'}.")
-    return Principal(key_id=row.id, project_id=row.project_id, is_admin=bool(row.is_admin))
+    principal = Principal(
+        key_id=row.id, project_id=row.project_id, is_admin=bool(row.is_admin), last_used_at=row.last_used_at
+    )
+    record_use(store, principal)
+    return principal
+
+
+def record_use(store: Store, principal: Principal) -> None:
+    """Set the key's `last_used_at` once it has authenticated a request, at most once a minute per key.
+
+    Call it only after the caller is verified (the SigV4 path: after the signature matched).
+    """
+    now = now_s()
+    if principal.last_used_at is not None and now - principal.last_used_at < LAST_USED_RESOLUTION_S:
+        return
+    keys = schema.api_keys.c
+    stale = sa.or_(keys.last_used_at.is_(None), keys.last_used_at <= now - LAST_USED_RESOLUTION_S)
+    try:
+        with store.begin() as conn:
+            conn.execute(schema.api_keys.update().where(keys.id == principal.key_id, stale).values(last_used_at=now))
+    except sa.exc.OperationalError:  # bookkeeping must not fail a request the key was good for
+        log.warning("could not record the use of key %s", principal.key_id, exc_info=True)
 
 
 def secret_for_key_id(store: Store, cipher: KeyCipher, settings: Settings, key_id: str) -> tuple[Principal, str]:
@@ -135,7 +162,9 @@ def secret_for_key_id(store: Store, cipher: KeyCipher, settings: Settings, key_i
         row = conn.execute(sa.select(schema.api_keys).where(schema.api_keys.c.id == key_id)).first()
     if row is None or row.revoked_at is not None:
         raise AuthenticationFailed("The security token included in the request is invalid.")
-    principal = Principal(key_id=row.id, project_id=row.project_id, is_admin=bool(row.is_admin))
+    principal = Principal(
+        key_id=row.id, project_id=row.project_id, is_admin=bool(row.is_admin), last_used_at=row.last_used_at
+    )
     if row.id == ADMIN_KEY_ID:
         if not settings.admin_key:
             raise AuthenticationFailed("The security token included in the request is invalid.")

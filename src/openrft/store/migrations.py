@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from openrft.ids import now_s
 from openrft.store import schema
+from openrft.store.db import write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ MIGRATIONS: list[Migration] = [
 def migrate(engine: sa.Engine) -> list[str]:
     """Apply the migrations not yet recorded; return the names applied now."""
     applied_now: list[str] = []
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:  # processes starting together migrate one after the other
         _migrations_table.create(conn, checkfirst=True)
         done = set(conn.scalars(sa.select(_migrations_table.c.name)))
         for migration in MIGRATIONS:
