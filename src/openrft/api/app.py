@@ -27,6 +27,7 @@ from openrft.functions.sandbox import sandbox_log_line
 from openrft.settings import Settings, get_settings
 from openrft.store.blobs import BlobStore
 from openrft.store.db import Store
+from openrft.store.sweep import sweep_file_blobs
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ def build_context(settings: Settings) -> AppContext:
     settings.home.mkdir(parents=True, exist_ok=True)
     store = Store.from_settings(settings)
     ensure_bootstrap(store, settings)
+    sweep_file_blobs(store, BlobStore(settings.blobs_dir))  # bytes of crashed uploads and finished deletes
     return AppContext(
         settings=settings,
         store=store,
