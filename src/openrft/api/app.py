@@ -36,11 +36,12 @@ def build_context(settings: Settings) -> AppContext:
     settings.home.mkdir(parents=True, exist_ok=True)
     store = Store.from_settings(settings)
     ensure_bootstrap(store, settings)
-    sweep_file_blobs(store, BlobStore(settings.blobs_dir))  # bytes of crashed uploads and finished deletes
+    blobs = BlobStore(settings.blobs_dir)
+    sweep_file_blobs(store, blobs)  # bytes of crashed uploads and finished deletes
     return AppContext(
         settings=settings,
         store=store,
-        blobs=BlobStore(settings.blobs_dir),
+        blobs=blobs,
         cipher=KeyCipher(settings.master_key_path),
     )
 
