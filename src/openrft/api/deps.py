@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from openrft.api.errors import AuthenticationFailed, PermissionDenied
 from openrft.auth.keys import KeyCipher, Principal, authenticate_bearer
+from openrft.auth.sigv4 import verify_request
 from openrft.settings import Settings
 from openrft.store.blobs import BlobStore
 from openrft.store.db import Store
@@ -32,10 +34,9 @@ async def get_principal(request: Request, ctx: AppContext = Depends(get_ctx)) ->
     header = request.headers.get("authorization", "")
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
-        return authenticate_bearer(ctx.store, credentials.strip())
+        # The key lookup is blocking database I/O: keep it off the event loop.
+        return await run_in_threadpool(authenticate_bearer, ctx.store, credentials.strip())
     if scheme == "AWS4-HMAC-SHA256":
-        from openrft.auth.sigv4 import verify_request
-
         return await verify_request(request, ctx)
     raise AuthenticationFailed(
         "You didn't provide an API key. Provide it in the Authorization header (Authorization: Bearer YOUR_KEY)."

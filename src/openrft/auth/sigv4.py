@@ -25,9 +25,10 @@ from urllib.parse import quote, unquote
 
 from cryptography.fernet import InvalidToken
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from openrft.api.errors import AuthenticationFailed, AwsError
-from openrft.auth.keys import Principal, secret_for_key_id
+from openrft.auth.keys import Principal, record_use, secret_for_key_id
 
 if TYPE_CHECKING:
     from openrft.api.deps import AppContext
@@ -172,7 +173,7 @@ async def verify_request(request: Request, ctx: AppContext) -> Principal:
     amz_date = request.headers.get("x-amz-date") or _from_http_date(request.headers.get("date", ""))
     check_date(amz_date, auth)
     try:
-        principal, secret = secret_for_key_id(ctx.store, ctx.cipher, ctx.settings, auth.key_id)
+        principal, secret = await run_in_threadpool(secret_for_key_id, ctx.store, ctx.cipher, ctx.settings, auth.key_id)
     except (AuthenticationFailed, InvalidToken, TypeError) as exc:  # unknown, revoked, or no usable secret
         raise AwsError(403, "UnrecognizedClientException", BAD_TOKEN) from exc
     body = await request.body()
@@ -189,4 +190,5 @@ async def verify_request(request: Request, ctx: AppContext) -> Principal:
     creq = canonical_request(request.method, path, query, headers, auth.signed_headers, claimed or body_hash)
     if not hmac.compare_digest(expected_signature(auth, secret, amz_date, creq), auth.signature):
         raise invalid_signature()
+    await run_in_threadpool(record_use, ctx.store, principal)
     return principal
