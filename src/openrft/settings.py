@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     poll_s: float = Field(default=1.0, description="How often an idle worker looks for queued jobs.")
     max_attempts: int = Field(default=5, description="Claims of one job before it fails for good.")
     embedded_worker: bool = Field(default=True, description="Run a worker inside `openrft serve`.")
+    inference_dtype: str = Field(
+        default="float32", description="Serving weights dtype: float32, or bfloat16 (faster batches on AMX CPUs)."
+    )
     sandbox_mode: str = Field(default="auto", description="User-code sandbox: auto|bubblewrap|rlimits|unavailable.")
     python_grader_timeout_s: float = Field(default=120.0, description="Wall time of one python-grader call.")
 
