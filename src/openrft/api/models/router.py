@@ -1,5 +1,35 @@
-"""Routes of the models API (being built)."""
+"""Routes of the models API: GET /v1/models, GET and DELETE /v1/models/{model} (OpenAI shapes).
 
-from fastapi import APIRouter
+Fine-tuned model ids contain colons (`ft:base:proj:suffix:job`), so the path parameter takes the rest
+of the path.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from openrft.api.deps import AppContext, get_ctx, get_principal
+from openrft.api.models import service
+from openrft.api.models.schemas import Model, ModelDeleted, ModelList
+from openrft.auth.keys import Principal
+
+router = APIRouter(tags=["models"])
+
+
+@router.get("/models", response_model=ModelList)
+def list_models(principal: Principal = Depends(get_principal), ctx: AppContext = Depends(get_ctx)) -> ModelList:
+    return service.list_models(ctx, principal.project_id)
+
+
+@router.get("/models/{model_id:path}", response_model=Model)
+def get_model(
+    model_id: str, principal: Principal = Depends(get_principal), ctx: AppContext = Depends(get_ctx)
+) -> Model:
+    return service.get_model(ctx, principal.project_id, model_id)
+
+
+@router.delete("/models/{model_id:path}", response_model=ModelDeleted)
+def delete_model(
+    model_id: str, principal: Principal = Depends(get_principal), ctx: AppContext = Depends(get_ctx)
+) -> ModelDeleted:
+    return service.delete_model(ctx, principal.project_id, model_id)

@@ -1,0 +1,122 @@
+"""The CPU engine: Hugging Face transformers models, one shared copy per base, continuous batching.
+
+Each base folder is loaded once (eval mode; fp32 unless `OPENRFT_INFERENCE_DTYPE=bfloat16`, which
+is faster for batches on CPUs with AMX) with its own `BatchScheduler`; fine-tuned LoRA adapters ride on
+their base's scheduler. JSON mode uses lm-format-enforcer to mask the logits so the
+output is always one valid JSON value (constrained decoding, not validate-and-retry).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import secrets
+import threading
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from openrft.inference.batching import BatchScheduler, Sequence
+from openrft.inference.engine import EventSink, SamplingParams, SequenceHandle
+from openrft.inference.registry import ResolvedModel
+from openrft.inference.sampling import TextTracker
+
+log = logging.getLogger(__name__)
+
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+class _Loaded:
+    def __init__(self, path: Path, dtype: torch.dtype):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        model.eval()
+        config = model.config
+        self.context_length = int(getattr(config, "max_position_embeddings", None) or 2048)
+        self.scheduler = BatchScheduler(model, self.tokenizer, context_length=self.context_length)
+        self._json_data: Any = None
+        self._json_lock = threading.Lock()
+
+    def json_tokenizer_data(self) -> Any:
+        from openrft.inference.constrained import build_tokenizer_data
+
+        with self._json_lock:
+            if self._json_data is None:
+                self._json_data = build_tokenizer_data(self.tokenizer)
+            return self._json_data
+
+
+class HFEngine:
+    """`Engine` on transformers: a model is loaded on its first request and stays in memory."""
+
+    def __init__(self, dtype: str = "float32") -> None:
+        if dtype not in DTYPES:
+            raise ValueError(f"inference dtype must be one of {sorted(DTYPES)}, not {dtype!r}")
+        self.dtype = DTYPES[dtype]
+        self._loaded: dict[str, _Loaded] = {}
+        self._lock = threading.Lock()
+        atexit.register(self.close)  # stop the scheduler threads before the interpreter tears torch down
+
+    def close(self) -> None:
+        for loaded in self._loaded.values():
+            loaded.scheduler.close()
+
+    def _get(self, path: Path) -> _Loaded:
+        key = str(path)
+        with self._lock:
+            if key not in self._loaded:
+                log.info("loading base model from %s", path)
+                self._loaded[key] = _Loaded(path, self.dtype)
+            return self._loaded[key]
+
+    def tokenizer(self, model: ResolvedModel) -> Any:
+        return self._get(model.base_path).tokenizer
+
+    def context_length(self, model: ResolvedModel) -> int:
+        return self._get(model.base_path).context_length
+
+    def prepare(self, model: ResolvedModel, params: SamplingParams) -> None:
+        loaded = self._get(model.base_path)
+        if params.json_mode:
+            loaded.json_tokenizer_data()  # the first JSON request per model builds the table (seconds)
+
+    def submit(
+        self,
+        model: ResolvedModel,
+        prompt_ids: list[int],
+        params: SamplingParams,
+        sink: EventSink,
+        *,
+        json_schema: dict[str, Any] | None = None,
+    ) -> SequenceHandle:
+        loaded = self._get(model.base_path)
+        generator = torch.Generator()
+        generator.manual_seed(params.seed if params.seed is not None else secrets.randbits(63))
+        enforcer = None
+        if params.json_mode:
+            from openrft.inference.constrained import json_enforcer
+
+            enforcer = json_enforcer(loaded.json_tokenizer_data(), json_schema)
+        handle = SequenceHandle()
+        loaded.scheduler.submit(
+            Sequence(
+                prompt_ids=list(prompt_ids),
+                params=params,
+                adapter_path=model.adapter_path,
+                sink=sink,
+                handle=handle,
+                tracker=TextTracker(loaded.tokenizer, params.stop),
+                generator=generator,
+                enforcer=enforcer,
+            )
+        )
+        return handle
+
+    def forget(self, model: ResolvedModel) -> None:
+        loaded = self._loaded.get(str(model.base_path))
+        if loaded is not None and model.adapter_path is not None:
+            loaded.scheduler.forget(model.adapter_path)
