@@ -1,0 +1,132 @@
+"""Checkpoints: everything a run needs to continue bit-for-bit, written atomically, pruned to the best.
+
+A checkpoint folder `<checkpoints_dir>/<job_id>/step-N/` holds:
+
+    model/          PEFT adapter (adapter_config.json + safetensors), or the full model + tokenizer
+                    when lora_rank == 0; callable as `ft:...:ckpt-step-N` through the model registry
+    optimizer.pt    AdamW state
+    rng.pt          torch, python `random` and numpy RNG states (written by us; loaded with weights_only=False)
+    state.json      TrainState: step (the data position is a pure function of it), tokens, error streak
+
+It is written into a temporary sibling folder and renamed into place, so a crash leaves either the whole
+checkpoint or none. Retention: the `keep` best by validation reward (train reward when there is no
+validation file), plus always the newest (it is what a resume needs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from peft import PeftModel, set_peft_model_state_dict
+from safetensors.torch import load_file
+
+
+@dataclass
+class TrainState:
+    step: int = 0  # optimizer steps done; the next batch is data.batch_indices(step, ...)
+    trained_tokens: int = 0  # prompt + completion tokens of every sequence trained on
+    grader_error_streak: int = 0  # consecutive steps with a grader error rate over the limit
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save(
+    root: Path, model: torch.nn.Module, tokenizer: Any, optimizer: torch.optim.Optimizer, state: TrainState
+) -> Path:
+    """Write checkpoint `root/step-<state.step>` atomically; returns its folder."""
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".tmp-step-{state.step}-"))
+    try:
+        save_model(model, tokenizer, tmp / "model")
+        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        rng = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
+        torch.save(rng, tmp / "rng.pt")
+        (tmp / "state.json").write_text(json.dumps(asdict(state)))
+        final = root / f"step-{state.step}"
+        if final.exists():  # a previous attempt wrote it but crashed before registering it
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        _fsync_dir(root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def save_model(model: torch.nn.Module, tokenizer: Any, folder: Path) -> None:
+    """PEFT adapter folder, or (full fine-tuning) a complete HF model folder with its tokenizer."""
+    model.save_pretrained(folder)  # type: ignore[operator]
+    if not isinstance(model, PeftModel):
+        tokenizer.save_pretrained(folder)
+
+
+def save_final(model: torch.nn.Module, tokenizer: Any, folder: Path) -> Path:
+    """The fine-tuned model's folder, written atomically (temp sibling + rename)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".tmp-{folder.name}-"))
+    try:
+        save_model(model, tokenizer, tmp)
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def load(folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> TrainState:
+    """Restore weights, optimizer and RNG states from a checkpoint folder; returns its TrainState."""
+    weights_dir = folder / "model"
+    if isinstance(model, PeftModel):
+        result = set_peft_model_state_dict(model, load_file(str(weights_dir / "adapter_model.safetensors")))
+        unexpected = list(getattr(result, "unexpected_keys", []))
+        if unexpected:
+            raise ValueError(f"checkpoint {folder} has unexpected adapter keys: {unexpected[:3]}")
+    else:
+        state_dict: dict[str, torch.Tensor] = {}
+        for shard in sorted(weights_dir.glob("*.safetensors")):
+            state_dict.update(load_file(str(shard)))
+        missing, unexpected = model.load_state_dict(state_dict, strict=False)
+        tied = {"lm_head.weight"}  # saved once when tied to the embeddings
+        if unexpected or set(missing) - tied:
+            raise ValueError(f"checkpoint {folder} does not match the model: {missing[:3]} {unexpected[:3]}")
+    optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
+    rng = torch.load(folder / "rng.pt", weights_only=False)  # our own file: python/numpy states aren't tensors
+    torch.set_rng_state(rng["torch"])
+    random.setstate(rng["python"])
+    np.random.set_state(rng["numpy"])
+    return TrainState(**json.loads((folder / "state.json").read_text()))
+
+
+def score_of(metrics: dict[str, Any]) -> float:
+    """The number checkpoints are ranked by: validation reward, else train reward."""
+    for key in ("valid_reward_mean", "train_reward_mean"):
+        if metrics.get(key) is not None:
+            return float(metrics[key])
+    return float("-inf")
+
+
+def to_prune(checkpoints: list[dict[str, Any]], keep: int = 3) -> list[dict[str, Any]]:
+    """Checkpoints to delete: all but the `keep` best (ties: later step wins) and the newest."""
+    if not checkpoints:
+        return []
+    newest = max(checkpoints, key=lambda c: c["step_number"])
+    ranked = sorted(checkpoints, key=lambda c: (score_of(c.get("metrics") or {}), c["step_number"]), reverse=True)
+    kept = {id(c) for c in ranked[:keep]} | {id(newest)}
+    return [c for c in checkpoints if id(c) not in kept]

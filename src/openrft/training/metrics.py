@@ -1,0 +1,91 @@
+"""The per-step metrics event: OpenAI's shape, plus Bedrock's verl-style keys, plus a human message.
+
+OpenAI (api-spec 4.9): step, total_steps, scores{train_reward_mean, valid_reward_mean, graders[]},
+usage, errors, timing, and the flat legacy keys train_mean_reward / full_valid_mean_reward.
+Bedrock (api-spec 2.5): critic_rewards_mean, actor_pg_loss, actor_entropy, actor_grad_norm,
+critic_advantages_mean, response_length_mean. Ours: frac_reward_zero_std (share of groups whose
+rewards are all equal: no learning signal), actor_kl, actor_clip_frac, learning_rate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class StepStats:
+    """What one optimizer step measured (all floats are batch means unless named otherwise)."""
+
+    reward_mean: float
+    advantage_mean: float
+    pg_loss: float
+    kl: float
+    clip_frac: float
+    entropy: float
+    grad_norm: float
+    response_length_mean: float
+    frac_reward_zero_std: float
+    learning_rate: float
+
+
+def merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge metrics fragments; lists of per-grader dicts are merged by their `name`."""
+    out = dict(a)
+    for key, value in b.items():
+        if isinstance(out.get(key), dict) and isinstance(value, dict):
+            out[key] = merge(out[key], value)
+        elif isinstance(out.get(key), list) and isinstance(value, list):
+            by_name = {item.get("name"): dict(item) for item in out[key] if isinstance(item, dict)}
+            for item in value:
+                if isinstance(item, dict) and item.get("name") in by_name:
+                    by_name[item["name"]] = merge(by_name[item["name"]], item)
+                elif isinstance(item, dict):
+                    by_name[item.get("name")] = dict(item)
+            out[key] = list(by_name.values())
+        else:
+            out[key] = value
+    return out
+
+
+def step_event(
+    *,
+    step: int,
+    total_steps: int,
+    stats: StepStats,
+    train_fragments: dict[str, Any],
+    valid_fragments: dict[str, Any] | None,
+    valid_reward_mean: float | None,
+    timing_s: dict[str, float],
+    extra: dict[str, float],
+) -> tuple[str, dict[str, Any]]:
+    """(message, data) of the metrics event of one step."""
+    data = merge(train_fragments, valid_fragments or {})
+    data = merge(data, {"timing": {"step": {k: round(v, 4) for k, v in timing_s.items()}}})
+    data["step"] = step
+    data["total_steps"] = total_steps
+    scores = data.setdefault("scores", {})
+    scores["train_reward_mean"] = stats.reward_mean
+    data["train_mean_reward"] = stats.reward_mean
+    data["completion_tokens_mean"] = stats.response_length_mean
+    if valid_reward_mean is not None:
+        scores["valid_reward_mean"] = valid_reward_mean
+        data["full_valid_mean_reward"] = valid_reward_mean
+    data.update(
+        critic_rewards_mean=stats.reward_mean,
+        critic_advantages_mean=stats.advantage_mean,
+        actor_pg_loss=stats.pg_loss,
+        actor_entropy=stats.entropy,
+        actor_grad_norm=stats.grad_norm,
+        actor_kl=stats.kl,
+        actor_clip_frac=stats.clip_frac,
+        response_length_mean=stats.response_length_mean,
+        frac_reward_zero_std=stats.frac_reward_zero_std,
+        learning_rate=stats.learning_rate,
+    )
+    data.update(extra)
+    message = f"Step {step}/{total_steps}, train mean reward={stats.reward_mean:.2f}"
+    if valid_reward_mean is not None:
+        message += f", full validation mean reward={valid_reward_mean:.2f}"
+    message += f", response length={stats.response_length_mean:.1f}, {timing_s.get('full_iteration', 0.0):.1f}s"
+    return message, data

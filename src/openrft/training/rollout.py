@@ -1,0 +1,190 @@
+"""Rollouts: turn a batch of chat prompts into sampled completions, with what the loss needs.
+
+Each prompt is rendered with the model's chat template (`add_generation_prompt=True`), left-padded,
+and sampled `group_size` times with HF `generate` (plain temperature sampling: top-k/top-p off, so the
+sampling distribution is exactly softmax(logits / temperature), the policy the loss differentiates).
+Completions stop at EOS or at the token budget; tokens after EOS are masked out. Each prompt is
+prefilled once and its KV cache shared by its G samples (`shared_prefix_cache`).
+
+Shapes: N = prompts x G completions (a prompt's G completions are contiguous), P = padded prompt length,
+T = longest completion in the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from transformers import DynamicCache, GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
+
+
+@dataclass
+class Rollout:
+    input_ids: torch.Tensor  # [N, P+T] left-padded prompt, then completion (padded after EOS)
+    attention_mask: torch.Tensor  # [N, P+T] 1 on prompt and completion tokens
+    completion_mask: torch.Tensor  # [N, T] float, 1.0 on completion tokens up to and including EOS
+    old_logprobs: torch.Tensor | None  # [N, T] log-probs under the sampling policy (when asked for)
+    texts: list[str]  # [N] decoded completions, special tokens removed
+    prompt_tokens: list[int]  # [N] prompt length of each sequence (unpadded)
+    prompt_len: int  # P
+
+    @property
+    def completion_tokens(self) -> list[int]:
+        return [int(n) for n in self.completion_mask.sum(dim=1).tolist()]
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.completion_mask.sum())
+
+
+def render_prompt(tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, Any]], tools: list | None) -> list[int]:
+    """Token ids of a chat prompt, ending with the assistant turn's opening."""
+    text = tokenizer.apply_chat_template(messages, tools=tools, add_generation_prompt=True, tokenize=False)
+    return list(tokenizer(str(text), add_special_tokens=False)["input_ids"])
+
+
+def left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-pad token id lists: ids [B, P] and attention mask [B, P]."""
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for i, p in enumerate(prompts):
+        ids[i, width - len(p) :] = torch.tensor(p, dtype=torch.long)
+        mask[i, width - len(p) :] = 1
+    return ids, mask
+
+
+def mask_after_eos(completion_ids: torch.Tensor, eos_ids: list[int]) -> torch.Tensor:
+    """1.0 on tokens up to and including the first EOS of each row, 0.0 after it. [N, T]"""
+    is_eos = torch.isin(completion_ids, torch.tensor(eos_ids, dtype=completion_ids.dtype))  # [N, T]
+    eos_before = (is_eos.long().cumsum(dim=1) - is_eos.long()) > 0  # an EOS strictly earlier in the row
+    return (~eos_before).float()
+
+
+def eos_token_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    eos = model.generation_config.eos_token_id if model.generation_config is not None else None
+    ids = eos if isinstance(eos, list) else [eos] if eos is not None else []
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
+        ids.append(tokenizer.eos_token_id)
+    return [int(i) for i in ids]
+
+
+def position_ids_for(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Positions that skip left padding, as `generate` computes them. [N, L]"""
+    return (attention_mask.long().cumsum(dim=1) - 1).clamp(min=0)
+
+
+@torch.no_grad()
+def generate(
+    model: Any,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: list[list[int]],
+    *,
+    group_size: int,
+    max_new_tokens: int,
+    temperature: float,
+    greedy: bool = False,
+    with_logprobs: bool = False,
+) -> Rollout:
+    """Sample `group_size` completions per prompt (greedy: one argmax completion each).
+
+    `with_logprobs` also returns the sampling log-probs (from generate's logits, which costs N x T x V floats
+    of memory). The trainer does one update per rollout, so there pi_old == pi_theta and it uses the detached
+    log-probs of its own forward pass instead (TRL does the same with its defaults).
+    """
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    eos_ids = eos_token_ids(model, tokenizer)
+    repeats = 1 if greedy else group_size
+    expanded = [p for p in prompts for _ in range(repeats)]  # [N] lists, groups contiguous
+    unique_ids, unique_mask = left_pad(prompts, pad_id)  # [B, P]
+    prompt_ids, prompt_mask = unique_ids.repeat_interleave(repeats, 0), unique_mask.repeat_interleave(repeats, 0)
+    cache = shared_prefix_cache(model, unique_ids, unique_mask, repeats) if repeats > 1 else None
+    config = GenerationConfig(
+        do_sample=not greedy,
+        temperature=temperature if not greedy else None,
+        top_k=0 if not greedy else None,
+        top_p=1.0 if not greedy else None,
+        max_new_tokens=max_new_tokens,
+        pad_token_id=pad_id,
+        eos_token_id=eos_ids,
+        return_dict_in_generate=True,
+        output_logits=with_logprobs and not greedy,
+    )
+    out = model.generate(input_ids=prompt_ids, attention_mask=prompt_mask, generation_config=config, cache=cache)
+    P = prompt_ids.shape[1]
+    completion_ids = out.sequences[:, P:]  # [N, T]
+    completion_mask = mask_after_eos(completion_ids, eos_ids)  # [N, T]
+    old_logprobs = None
+    if with_logprobs and not greedy:
+        logits = torch.stack(out.logits, dim=1).float() / temperature  # [N, T, V]
+        old_logprobs = F.log_softmax(logits, dim=-1).gather(-1, completion_ids.unsqueeze(-1)).squeeze(-1)
+        old_logprobs = old_logprobs * completion_mask  # [N, T]
+    texts = [
+        str(tokenizer.decode(ids[m.bool()], skip_special_tokens=True))
+        for ids, m in zip(completion_ids, completion_mask, strict=True)
+    ]
+    return Rollout(
+        input_ids=out.sequences,
+        attention_mask=torch.cat([prompt_mask, completion_mask.long()], dim=1),
+        completion_mask=completion_mask,
+        old_logprobs=old_logprobs,
+        texts=texts,
+        prompt_tokens=[len(p) for p in expanded],
+        prompt_len=P,
+    )
+
+
+def shared_prefix_cache(model: Any, ids: torch.Tensor, mask: torch.Tensor, repeats: int) -> DynamicCache | None:
+    """KV cache of each prompt but its last token, computed once and repeated for the prompt's G samples.
+
+    Prefill is compute-bound: doing it once per prompt instead of once per sample saves (G-1)/G of it.
+    `generate` then runs only the last prompt token and the completion. [B, P-1] -> cache for [B*G, P-1]
+    """
+    if ids.shape[1] < 2:
+        return None
+    cache = DynamicCache(config=model.config)
+    model(
+        input_ids=ids[:, :-1],
+        attention_mask=mask[:, :-1],
+        position_ids=position_ids_for(mask[:, :-1]),
+        cache=cache,
+        use_cache=True,
+    )
+    cache.batch_repeat_interleave(repeats)
+    return cache
+
+
+def token_logprobs(
+    model: torch.nn.Module,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    prompt_len: int,
+    temperature: float,
+    *,
+    with_entropy: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Log-probs of the completion tokens under `model` (and their entropies if asked). Each [n, T]."""
+    T = input_ids.shape[1] - prompt_len
+    logits = model(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        position_ids=position_ids_for(attention_mask),
+        logits_to_keep=T + 1,  # the lm_head runs only where completion tokens are predicted
+        use_cache=False,
+    ).logits[:, :-1]  # [n, T, V]: position t predicts completion token t
+    logp_all = F.log_softmax(logits.float() / temperature, dim=-1)  # [n, T, V]
+    logp = logp_all.gather(-1, input_ids[:, prompt_len:].unsqueeze(-1)).squeeze(-1)  # [n, T]
+    entropy = None
+    if with_entropy:
+        with torch.no_grad():
+            entropy = -(logp_all.exp() * logp_all).sum(dim=-1)  # [n, T]
+    return logp, entropy
+
+
+def to_samples(rollout: Rollout) -> list[Any]:
+    """graders.Sample per completion (lazy import: graders pull in nltk/rouge)."""
+    from openrft.graders import Sample
+
+    return [Sample(output_text=text) for text in rollout.texts]

@@ -1,0 +1,363 @@
+"""The RFT training loop, in plain torch: read `train()` top to bottom.
+
+One job, one process (`openrft.training.run`). Per step: take `batch_size` prompts, sample
+`group_size` completions each, grade them all with the job's grader, turn rewards into group
+advantages, take one AdamW step on the policy loss (on-policy: one update per rollout), write a
+metrics event. Every `eval_interval` steps (and at the last step): grade the validation prompts and
+write a checkpoint. `pause` checkpoints and stops; `cancel` stops; a crashed run resumes from the newest
+checkpoint and replays the same steps (data order, RNG and optimizer are all restored).
+
+Policy: LoRA (PEFT) on every attention and MLP projection by default; `lora_rank=0` trains all weights.
+Reference for the KL term (only when kl_beta > 0): the base model, i.e. the PEFT model with its adapter
+disabled (a frozen copy when training all weights).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from peft import LoraConfig, PeftModel, get_peft_model
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from openrft.api.errors import OpenRFTError
+from openrft.jobstate import JobHandle
+from openrft.settings import Settings
+from openrft.store.blobs import BlobStore
+from openrft.store.db import Store
+from openrft.training import checkpoints, data, hparams, rollout
+from openrft.training.checkpoints import TrainState
+from openrft.training.job import Job, JobFailed
+from openrft.training.losses import LOSSES, LossConfig, LossInputs, frac_reward_zero_std
+from openrft.training.metrics import StepStats, step_event
+
+log = logging.getLogger(__name__)
+
+GRADER_ERROR_RATE_LIMIT = 0.5  # a step whose samples errored more than this counts toward failing
+GRADER_ERROR_STEPS = 2  # ... and this many such steps in a row fail the job (code grader_error_rate)
+KEEP_CHECKPOINTS = 3
+
+
+def train(handle: JobHandle, settings: Settings, store: Store, job: Job) -> str:
+    """Run (or resume) the job to its end; returns the status it finished with."""
+    from openrft.graders import GradingContext
+    from openrft.inference import registry
+
+    hp = job.hp
+    spec = LOSSES[hp.loss]
+    loss_cfg = LossConfig(
+        hp.clip_eps_low, hp.clip_eps_high, hp.gspo_clip_eps_low, hp.gspo_clip_eps_high, hp.kl_beta, hp.completion_budget
+    )
+    grading = GradingContext(
+        project_id=job.project_id, settings=settings, store=store, blobs=BlobStore(settings.blobs_dir)
+    )
+    total_steps = hp.total_steps(len(job.train_rows))
+    ckpt_root = settings.checkpoints_dir / job.id
+
+    # The policy, its optimizer, and where we are: fresh, or the newest checkpoint's state.
+    torch.manual_seed(hp.seed)  # LoRA init and, on a fresh run, everything sampled after it
+    model, tokenizer = load_policy(job.base_path, hp)
+    reference = copy.deepcopy(model).requires_grad_(False) if hp.kl_beta > 0 and hp.lora_rank == 0 else None
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=hp.learning_rate, weight_decay=hp.weight_decay)
+    state = resume(handle, model, optimizer) or TrainState()
+    prompts = [rollout.render_prompt(tokenizer, r.messages, r.tools) for r in job.train_rows]
+    valid_prompts = [rollout.render_prompt(tokenizer, r.messages, r.tools) for r in job.valid_rows[: hp.eval_samples]]
+    audited = state.step > 0
+    handle.event(
+        f"{'Resuming' if state.step else 'Starting'} training of {job.base_model} at step {state.step}/{total_steps}: "
+        f"{hp.batch_size} prompts x {hp.group_size} samples per step, loss {hp.loss}, "
+        f"{'LoRA rank ' + str(hp.lora_rank) if hp.lora_rank else 'full fine-tuning'}, lr {hp.learning_rate:g}"
+    )
+
+    while state.step < total_steps:
+        control = handle.control()
+        if control == "cancel":
+            handle.finish("cancelled")
+            return "cancelled"
+        if control == "pause":
+            save_checkpoint(handle, registry, store, job, ckpt_root, model, tokenizer, optimizer, state, {})
+            handle.finish("paused")
+            return "paused"
+        t0 = time.perf_counter()
+        step = state.step + 1
+
+        # 1. Rollout: batch_size prompts x group_size completions.
+        idx = data.batch_indices(state.step, len(job.train_rows), hp.batch_size, hp.seed)
+        rows = [job.train_rows[i] for i in idx]
+        model.eval()
+        out = rollout.generate(
+            model,
+            tokenizer,
+            [prompts[i] for i in idx],
+            group_size=hp.group_size,
+            max_new_tokens=hp.completion_budget,
+            temperature=hp.temperature,
+        )
+        t_sampling = time.perf_counter() - t0
+
+        # 2. Grade every completion of the step with the job's grader.
+        t1 = time.perf_counter()
+        per_sample_rows = [r for r in rows for _ in range(hp.group_size)]
+        graded = grade(job.grader, out.texts, per_sample_rows, grading, "train")
+        if not audited:
+            record_audit(handle, job, graded)
+            audited = True
+        state.grader_error_streak = check_grader_errors(graded, state.grader_error_streak, step)
+        t_grading = time.perf_counter() - t1
+        if handle.control() == "cancel":  # sampling is the long phase: don't train on after a cancel
+            handle.finish("cancelled")
+            return "cancelled"
+
+        # 3. Advantages and one optimizer step on the policy loss.
+        t2 = time.perf_counter()
+        rewards = torch.tensor(graded.rewards, dtype=torch.float32)  # [N]
+        stats = optimize(model, reference, optimizer, out, rewards, hp, spec, loss_cfg)
+        state.trained_tokens += sum(out.prompt_tokens) + out.n_tokens
+        state.step = step
+        t_training = time.perf_counter() - t2
+
+        # 4. Every eval_interval steps and at the end: validation reward, then a checkpoint.
+        valid_reward, valid_fragments, t_eval = None, None, 0.0
+        if step % hp.eval_interval == 0 or step == total_steps:
+            t3 = time.perf_counter()
+            if valid_prompts:
+                valid_reward, valid_fragments = evaluate(model, tokenizer, valid_prompts, job, grading)
+            t_eval = time.perf_counter() - t3
+            ckpt_metrics = {
+                "step": step,
+                "train_reward_mean": stats.reward_mean,
+                "valid_reward_mean": valid_reward,
+                "full_valid_mean_reward": valid_reward,
+            }
+            save_checkpoint(handle, registry, store, job, ckpt_root, model, tokenizer, optimizer, state, ckpt_metrics)
+
+        timing = {
+            "sampling": t_sampling,
+            "grading": t_grading,
+            "training": t_training,
+            "eval": t_eval,
+            "full_iteration": time.perf_counter() - t0,
+        }
+        message, event = step_event(
+            step=step,
+            total_steps=total_steps,
+            stats=stats,
+            train_fragments=graded.metrics("train"),
+            valid_fragments=valid_fragments,
+            valid_reward_mean=valid_reward,
+            timing_s=timing,
+            extra=graded.extra_metrics,
+        )
+        handle.event(message, type="metrics", data=event)
+        handle.update(estimated_finish=int(time.time() + timing["full_iteration"] * (total_steps - step)))
+
+    # The fine-tuned model: saved next to the other models, registered, served from now on.
+    final_dir = checkpoints.save_final(model, tokenizer, settings.models_dir / "ft" / job.id)
+    with store.begin() as conn:
+        registry.register_adapter(
+            conn,
+            model_id=job.fine_tuned_model,
+            project_id=job.project_id,
+            kind="fine_tuned",
+            base_model=job.base_model,
+            path=final_dir,
+            job_id=job.id,
+        )
+    handle.finish("succeeded", fine_tuned_model=job.fine_tuned_model, trained_tokens=state.trained_tokens)
+    return "succeeded"
+
+
+def load_policy(path: Path, hp: hparams.HParams) -> tuple[Any, Any]:
+    """The base model in fp32, wrapped in a LoRA adapter unless lora_rank == 0, and its tokenizer."""
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    if hp.lora_rank > 0:
+        config = LoraConfig(
+            r=hp.lora_rank,
+            lora_alpha=hp.lora_alpha,
+            lora_dropout=0.0,
+            target_modules="all-linear",
+            task_type="CAUSAL_LM",
+        )
+        model = get_peft_model(model, config)
+    return model, tokenizer
+
+
+def resume(handle: JobHandle, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> TrainState | None:
+    """Load the newest checkpoint whose folder still exists; None on a fresh job."""
+    for ckpt in sorted(handle.checkpoints(), key=lambda c: c["step_number"], reverse=True):
+        folder = Path(ckpt["path"])
+        if (folder / "state.json").is_file():
+            return checkpoints.load(folder, model, optimizer)
+    return None
+
+
+def grade(grader: dict[str, Any], texts: list[str], rows: list[Any], ctx: Any, split: str) -> Any:
+    """grade_batch on a step's completions; a grader that can't run at all (e.g. its function is gone) fails the job."""
+    from openrft.graders import GraderValidationError, Sample, grade_batch
+
+    samples = [Sample(output_text=t) for t in texts]
+    try:
+        return grade_batch(
+            grader, samples, [r.item for r in rows], ctx=ctx, split=split, messages=[r.messages for r in rows]
+        )
+    except GraderValidationError as exc:
+        raise JobFailed("invalid_grader", str(exc), "method.reinforcement.grader") from exc
+    except OpenRFTError as exc:  # e.g. the lambda grader's function was deleted
+        raise JobFailed("grader_error", f"The grader can't run: {exc}", "method.reinforcement.grader") from exc
+
+
+def record_audit(handle: JobHandle, job: Job, graded: Any) -> None:
+    """First graded step: which grader (and, for lambda graders, which code version) produced the rewards."""
+    from openrft.graders import redact
+
+    audit = [dict(a) for a in {repr(sorted(a.items())): a for a in graded.audit}.values()]
+    name = job.grader.get("name", job.grader.get("type"))
+    handle.event(
+        f"Grading with {job.grader.get('type')} grader {name!r}", data={"grader": redact(job.grader), "audit": audit}
+    )
+
+
+def check_grader_errors(graded: Any, streak: int, step: int) -> int:
+    """The new streak of error-heavy steps; raises JobFailed(grader_error_rate) when it gets too long."""
+    rate = sum(e is not None for e in graded.errors) / max(1, len(graded.errors))
+    if rate <= GRADER_ERROR_RATE_LIMIT:
+        return 0
+    if streak + 1 >= GRADER_ERROR_STEPS:
+        details = "; ".join(graded.error_details[:3])
+        raise JobFailed(
+            "grader_error_rate",
+            f"The grader failed on {rate:.0%} of the samples of step {step} "
+            f"and the step before (limit {GRADER_ERROR_RATE_LIMIT:.0%}): {details}",
+            "grader",
+        )
+    return streak + 1
+
+
+def optimize(
+    model: torch.nn.Module,
+    reference: torch.nn.Module | None,
+    optimizer: torch.optim.Optimizer,
+    out: rollout.Rollout,
+    rewards: torch.Tensor,
+    hp: hparams.HParams,
+    spec: Any,
+    cfg: LossConfig,
+) -> StepStats:
+    """Advantages for the whole step, then micro-batched forward/backward and one clipped AdamW step."""
+    model.train()
+    advantages = spec.advantages(rewards, hp.group_size)  # [N]
+    n_seqs, n_tokens = len(rewards), max(1, out.n_tokens)
+    # Sequences with zero advantage carry no policy gradient; without a KL term they are skipped
+    # (normalizers stay whole-batch, so the loss and gradient are unchanged).
+    active = [i for i in range(n_seqs) if hp.kl_beta > 0 or advantages[i] != 0]
+    optimizer.zero_grad(set_to_none=True)
+    pg_loss = kl = clip_frac = entropy_sum = 0.0
+    entropy_tokens = 0.0
+    for start in range(0, len(active), hp.micro_batch_size):
+        rows = torch.tensor(active[start : start + hp.micro_batch_size])
+        mask = out.completion_mask[rows]  # [n, T]
+        logp, entropy = rollout.token_logprobs(
+            model, out.input_ids[rows], out.attention_mask[rows], out.prompt_len, hp.temperature, with_entropy=True
+        )
+        ref_logp = reference_logprobs(model, reference, out, rows, hp) if hp.kl_beta > 0 else None
+        old = out.old_logprobs[rows] if out.old_logprobs is not None else logp.detach()
+        result = spec.objective(LossInputs(logp, old, advantages[rows], mask, n_seqs, n_tokens, ref_logp), cfg)
+        result.loss.backward()
+        pg_loss, kl, clip_frac = pg_loss + result.pg_loss, kl + result.kl, clip_frac + result.clip_frac
+        assert entropy is not None
+        entropy_sum += float((entropy * mask).sum())
+        entropy_tokens += float(mask.sum())
+    grad_norm = torch.nn.utils.clip_grad_norm_(
+        [p for g in optimizer.param_groups for p in g["params"]], hp.max_grad_norm
+    )
+    optimizer.step()
+    model.eval()
+    return StepStats(
+        reward_mean=float(rewards.mean()),
+        advantage_mean=float(advantages.mean()),
+        pg_loss=pg_loss,
+        kl=kl,
+        clip_frac=clip_frac,
+        entropy=entropy_sum / max(entropy_tokens, 1.0),
+        grad_norm=float(grad_norm),
+        response_length_mean=float(out.completion_mask.sum(dim=1).mean()),
+        frac_reward_zero_std=frac_reward_zero_std(rewards, hp.group_size),
+        learning_rate=hp.learning_rate,
+    )
+
+
+@torch.no_grad()
+def reference_logprobs(
+    model: torch.nn.Module,
+    reference: torch.nn.Module | None,
+    out: rollout.Rollout,
+    rows: torch.Tensor,
+    hp: hparams.HParams,
+) -> torch.Tensor:
+    """Log-probs under the base model: the adapter disabled (LoRA) or the frozen copy (full). [n, T]"""
+    args = (out.input_ids[rows], out.attention_mask[rows], out.prompt_len, hp.temperature)
+    if reference is not None:
+        return rollout.token_logprobs(reference, *args)[0]
+    assert isinstance(model, PeftModel)
+    with model.disable_adapter():
+        return rollout.token_logprobs(model, *args)[0]
+
+
+def evaluate(model: Any, tokenizer: Any, prompts: list[list[int]], job: Job, ctx: Any) -> tuple[float, dict[str, Any]]:
+    """Mean validation reward of one greedy completion per validation prompt, and its metrics fragments."""
+    out = rollout.generate(
+        model,
+        tokenizer,
+        prompts,
+        group_size=1,
+        max_new_tokens=job.hp.completion_budget,
+        temperature=job.hp.temperature,
+        greedy=True,
+    )
+    graded = grade(job.grader, out.texts, job.valid_rows[: len(prompts)], ctx, "valid")
+    return sum(graded.rewards) / max(1, len(graded.rewards)), graded.metrics("valid")
+
+
+def save_checkpoint(
+    handle: JobHandle,
+    registry: Any,
+    store: Store,
+    job: Job,
+    root: Path,
+    model: torch.nn.Module,
+    tokenizer: Any,
+    optimizer: torch.optim.Optimizer,
+    state: TrainState,
+    metrics: dict[str, Any],
+) -> None:
+    """Write, register (as `ft:...:ckpt-step-N`) and prune checkpoints, keeping the best few and the newest."""
+    folder = checkpoints.save(root, model, tokenizer, optimizer, state)
+    model_id = f"{job.fine_tuned_model}:ckpt-step-{state.step}"
+    for old in handle.checkpoints():  # a pause right after an evaluation re-writes the same step
+        if old["step_number"] == state.step:
+            handle.delete_checkpoint(old["id"])
+            metrics = metrics or old["metrics"]
+    metrics = metrics or {"step": state.step}
+    with store.begin() as conn:
+        registry.register_adapter(
+            conn,
+            model_id=model_id,
+            project_id=job.project_id,
+            kind="checkpoint",
+            base_model=job.base_model,
+            path=folder / "model",
+            job_id=job.id,
+        )
+    handle.add_checkpoint(step=state.step, path=str(folder), metrics=metrics, model_id=model_id)
+    for old in checkpoints.to_prune(handle.checkpoints(), KEEP_CHECKPOINTS):
+        handle.delete_checkpoint(old["id"])
+        registry.delete_model(store, job.project_id, old["fine_tuned_model_checkpoint"])
+        if Path(old["path"]) != folder:
+            shutil.rmtree(old["path"], ignore_errors=True)

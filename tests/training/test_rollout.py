@@ -1,0 +1,61 @@
+"""Rollout pieces: padding, EOS masks, and log-probs that agree between sampling and training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from openrft.training import rollout
+
+
+def test_left_pad_and_positions() -> None:
+    ids, mask = rollout.left_pad([[5, 6, 7], [8]], pad_id=0)
+    assert ids.tolist() == [[5, 6, 7], [0, 0, 8]]
+    assert mask.tolist() == [[1, 1, 1], [0, 0, 1]]
+    # positions skip the padding: the real token of row 1 is at position 0
+    assert rollout.position_ids_for(mask).tolist() == [[0, 1, 2], [0, 0, 0]]
+
+
+def test_mask_after_eos_keeps_the_eos_token() -> None:
+    # EOS = 1: row 0 ends at index 1 (kept), row 1 has no EOS, row 2 starts with EOS then padding (also 1).
+    ids = torch.tensor([[4, 1, 1, 1], [4, 5, 6, 7], [1, 1, 1, 1]])
+    assert rollout.mask_after_eos(ids, [1]).tolist() == [[1, 1, 0, 0], [1, 1, 1, 1], [1, 0, 0, 0]]
+
+
+def test_sampling_logprobs_match_the_training_forward(tiny_model_dir: Path) -> None:
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    long = rollout.render_prompt(tok, [{"role": "user", "content": "say yes please"}], None)
+    short = rollout.render_prompt(tok, [{"role": "user", "content": "yes"}], None)
+    torch.manual_seed(0)
+    out = rollout.generate(
+        model, tok, [long, short], group_size=3, max_new_tokens=5, temperature=0.7, with_logprobs=True
+    )
+    assert out.input_ids.shape[0] == 6 and len(out.texts) == 6
+    assert out.prompt_tokens == [len(long)] * 3 + [len(short)] * 3
+    assert out.old_logprobs is not None
+    # The left-padded training forward (with position ids that skip padding) sees the same distribution.
+    logp, entropy = rollout.token_logprobs(
+        model, out.input_ids, out.attention_mask, out.prompt_len, 0.7, with_entropy=True
+    )
+    torch.testing.assert_close(logp * out.completion_mask, out.old_logprobs, atol=1e-4, rtol=0)
+    assert entropy is not None and float(entropy.min()) > 0
+    greedy = rollout.generate(model, tok, [long], group_size=3, max_new_tokens=5, temperature=1.0, greedy=True)
+    assert len(greedy.texts) == 1 and greedy.old_logprobs is None
+
+
+def test_shared_prefix_cache_gives_the_same_samples(tiny_model_dir: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Prefill once per prompt (cache repeated G times) vs once per sample: same tokens for the same seed.
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    prompts = [rollout.render_prompt(tok, [{"role": "user", "content": c}], None) for c in ("say yes please", "no")]
+
+    def sample() -> torch.Tensor:
+        torch.manual_seed(3)
+        return rollout.generate(model, tok, prompts, group_size=4, max_new_tokens=6, temperature=1.0).input_ids
+
+    shared = sample()
+    monkeypatch.setattr(rollout, "shared_prefix_cache", lambda *a: None)
+    assert torch.equal(shared, sample())
