@@ -203,9 +203,12 @@ class JobHandle:
             "lease_owner": None,
             "lease_expires_at": None,
             "control": None,
+            "estimated_finish": None,  # nothing is running any more
         }
         if status in TERMINAL_STATUSES:
             values["finished_at"] = now_s()
+        if status == "paused":  # a pause is not a failed attempt: it must never use up max_attempts
+            values["attempts"] = schema.jobs.c.attempts - 1
         if error is not None:
             values["error"] = {
                 "code": error.get("code"),

@@ -3,7 +3,8 @@
 A job is a row. A worker claims the oldest `queued` job, or a `running` job whose lease expired (its
 worker died: this is the reaper), in one `BEGIN IMMEDIATE` transaction: status running, a fresh random
 `lease_owner`, `lease_expires_at = now + lease_s`, `attempts + 1` (past `max_attempts` the job fails for
-good). While the child runs, the worker renews the lease every `heartbeat_s` with a fenced update
+good; a run that ends paused, or that this worker's shutdown stopped, gives its attempt back). While
+the child runs, the worker renews the lease every `heartbeat_s` with a fenced update
 (`WHERE lease_owner = me`); 0 rows means another worker owns the job now, so the child is killed.
 
 The child is `[sys.executable, "-m", "openrft.training.run", JOB_ID, LEASE_OWNER]` (see jobstate.py for
@@ -275,7 +276,7 @@ class Worker:
     def _run_child(self, claim: Claim) -> None:
         log_path = self._log_path(claim)
         try:
-            with open(log_path, "wb") as log_file:
+            with open(log_path, "ab") as log_file:  # a paused or stopped run's attempt number comes again
                 child = subprocess.Popen(
                     self._argv(claim),
                     env=self._env(),
@@ -344,13 +345,16 @@ class Worker:
                 claim,
                 status=status,
                 message=f"The job was {status} (the trainer was stopped after the grace period)",
+                attempts_delta=-1 if status == "paused" else 0,
             )
             return
         # The child exited on its own. After finish(...) the lease is released and _release finds nothing.
         control = self._current_control(claim)
         if control in ("cancel", "pause"):
             status = "cancelled" if control == "cancel" else "paused"
-            self._release(claim, status=status, message=f"The job was {status}")
+            self._release(
+                claim, status=status, message=f"The job was {status}", attempts_delta=-1 if status == "paused" else 0
+            )
         elif returncode == 0:
             self._release(
                 claim,
@@ -423,8 +427,10 @@ def _signal_group(child: subprocess.Popen[bytes], sig: int) -> None:
 
 
 def _tail(path: Path) -> str:
+    """The end of a child's log for an error event; a progress bar's redraws (`\r`) keep only their last state."""
     try:
-        data = path.read_bytes()[-STDERR_TAIL_CHARS:]
+        data = path.read_bytes()[-4 * STDERR_TAIL_CHARS :]
     except OSError:
         return ""
-    return data.decode("utf-8", errors="replace").strip()
+    lines = [line.rsplit("\r", 1)[-1] for line in data.decode("utf-8", errors="replace").split("\n")]
+    return "\n".join(line for line in lines if line.strip()).strip()[-STDERR_TAIL_CHARS:]

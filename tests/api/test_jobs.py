@@ -359,6 +359,31 @@ def test_file_of_wrong_purpose_or_bad_content(
     assert job_count(db) == 0
 
 
+@pytest.mark.parametrize("kind", ["fine_tuned", "checkpoint"])
+def test_fine_tuned_model_is_not_a_starting_point(
+    live_server: LiveServer, client: openai.OpenAI, train_file: str, db: Store, tmp_path: Any, kind: str
+) -> None:
+    """The trainer starts from a base model; a fine-tuned model or checkpoint is refused at create time."""
+    from openrft.inference.registry import register_adapter
+
+    model_id = f"ft:{MODEL}:proj_default::ftjob-old" + (":ckpt-step-2" if kind == "checkpoint" else "")
+    with db.begin() as conn:
+        register_adapter(
+            conn,
+            model_id=model_id,
+            project_id="proj_default",
+            kind=kind,
+            base_model=MODEL,
+            path=tmp_path,
+            job_id="ftjob-old",
+        )
+    kwargs: dict[str, Any] = {"model": model_id, "training_file": train_file, "method": rft()}
+    body = error_of(lambda: client.fine_tuning.jobs.create(**kwargs))
+    assert body["param"] == "model" and body["code"] == "model_not_available", body
+    assert "starts from a base model" in body["message"] and MODEL in body["message"], body
+    assert job_count(db) == 0
+
+
 # -- tenancy -------------------------------------------------------------------------------------
 
 
@@ -393,3 +418,23 @@ def test_another_project_sees_nothing(live_server: LiveServer, client: openai.Op
     own = create(other, other.files.create(file=("t.jsonl", TRAIN), purpose="fine-tune").id)
     assert own.organization_id != job.organization_id
     assert [j.id for j in client.fine_tuning.jobs.list()] == [job.id]
+
+
+def test_every_trainer_hyperparameter_is_accepted() -> None:
+    """The API accepts exactly the trainer's hyperparameters, so a finished job's pinned method can be resent."""
+    from dataclasses import fields
+
+    from openrft.api.jobs.schemas import RFTHyperparameters
+    from openrft.training.hparams import HParams
+
+    assert set(RFTHyperparameters.model_fields) == {f.name for f in fields(HParams)}
+
+
+def test_a_pinned_method_can_be_sent_again(client: openai.OpenAI, train_file: str) -> None:
+    """A finished job shows every hyperparameter that ran (HParams.public()); that method is a valid request."""
+    from openrft.training.hparams import HParams
+
+    pinned = HParams(seed=11).public()
+    job = create(client, train_file, method=rft(**pinned))
+    assert job.status == "queued"
+    assert job.to_dict(warnings=False)["method"]["reinforcement"]["hyperparameters"] == pinned

@@ -106,8 +106,10 @@ def test_stale_owner_gets_lease_lost_on_every_write(ctx: AppContext) -> None:
 
 def test_finish_releases_the_lease(ctx: AppContext) -> None:
     job = JobHandle(ctx.store, make_job(ctx, control="cancel"), "owner-a")
+    job.update(estimated_finish=123)
     job.finish("succeeded", fine_tuned_model="ft:m:p::ftjob-test", trained_tokens=42)
     row = job.row()
+    assert row["estimated_finish"] is None  # nothing left to estimate
     assert row["status"] == "succeeded" and row["finished_at"] is not None and row["lease_owner"] is None
     assert row["fine_tuned_model"] == "ft:m:p::ftjob-test" and row["trained_tokens"] == 42
     assert row["control"] is None and row["lease_expires_at"] is None
@@ -121,6 +123,7 @@ def test_finish_paused_keeps_checkpoints_and_no_finished_at(ctx: AppContext) -> 
     job.finish("paused")
     row = job.row()
     assert row["status"] == "paused" and row["finished_at"] is None and row["control"] is None
+    assert row["attempts"] == 0  # given back: pauses never use up max_attempts
     assert [c["step_number"] for c in job.checkpoints()] == [2]
 
 

@@ -26,7 +26,7 @@ from openrft.ids import now_s
 from openrft.jobstate import JobHandle, LeaseLost
 from openrft.settings import Settings
 from openrft.store import schema
-from openrft.worker import Worker
+from openrft.worker import Worker, _tail
 
 PRINCIPAL = Principal(key_id="admin", project_id="proj_default", is_admin=True)
 
@@ -287,6 +287,7 @@ def test_trainer_obeys_control(
     row = job(ctx, "ftjob-o")
     assert row["control"] is None and row["lease_owner"] is None
     assert (row["finished_at"] is None) == (status == "paused")
+    assert row["attempts"] == (0 if status == "paused" else 1)  # a pause doesn't use up max_attempts
     if status == "paused":
         assert len(JobHandle(ctx.store, "ftjob-o", "x").checkpoints()) == 1
         assert service.resume_job(ctx, PRINCIPAL, "ftjob-o")["status"] == "queued"
@@ -397,3 +398,12 @@ def test_a_trainer_that_cannot_start_is_a_failed_attempt(ctx: AppContext) -> Non
     row = job(ctx, "ftjob-x")
     assert row["status"] == "queued" and row["attempts"] == 1 and row["lease_owner"] is None
     assert "could not start the trainer" in messages(ctx, "ftjob-x")[-1]
+
+
+def test_log_tail_keeps_the_last_state_of_progress_bars(tmp_path: Path) -> None:
+    log = tmp_path / "job-attempt1.log"
+    log.write_bytes(b"start\nLoading:   0%|  | 0/21\rLoading: 100%|##| 21/21\n\nTraceback: boom\n")
+    assert _tail(log) == "start\nLoading: 100%|##| 21/21\nTraceback: boom"
+    log.write_bytes(b"x" * 10_000)
+    assert _tail(log) == "x" * 2000
+    assert _tail(tmp_path / "missing.log") == ""

@@ -87,6 +87,33 @@ class RFTHyperparameters(BaseModel):
     lora_rank: Annotated[int | None, _int_check(0, auto=False)] = Field(
         default=None, description="LoRA rank; 0 trains every weight (full fine-tuning)."
     )
+    lora_alpha: Annotated[int | None, _int_check(1, auto=False)] = Field(
+        default=None, description="LoRA scaling numerator (scale = lora_alpha / lora_rank)."
+    )
+    clip_eps_low: Annotated[float | None, _float_check(0.0, strict=True, auto=False)] = Field(
+        default=None, description="PPO ratio clip below 1 (token-level losses)."
+    )
+    clip_eps_high: Annotated[float | None, _float_check(0.0, strict=True, auto=False)] = Field(
+        default=None, description="PPO ratio clip above 1 (dapo's default is 0.28)."
+    )
+    gspo_clip_eps_low: Annotated[float | None, _float_check(0.0, strict=True, auto=False)] = Field(
+        default=None, description="GSPO sequence-ratio clip below 1."
+    )
+    gspo_clip_eps_high: Annotated[float | None, _float_check(0.0, strict=True, auto=False)] = Field(
+        default=None, description="GSPO sequence-ratio clip above 1."
+    )
+    weight_decay: Annotated[float | None, _float_check(0.0, strict=False, auto=False)] = Field(
+        default=None, description="AdamW weight decay."
+    )
+    max_grad_norm: Annotated[float | None, _float_check(0.0, strict=True, auto=False)] = Field(
+        default=None, description="Gradient clipping threshold."
+    )
+    micro_batch_size: Annotated[int | None, _int_check(1, auto=False)] = Field(
+        default=None, description="Sequences per forward/backward chunk (memory, not results)."
+    )
+    seed: Annotated[int | None, _int_check(0, auto=False, maximum=MAX_SEED)] = Field(
+        default=None, description="The training seed; defaults to the job's `seed` (a pinned job carries it here)."
+    )
 
 
 class ReinforcementMethod(BaseModel):

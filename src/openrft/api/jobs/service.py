@@ -207,13 +207,23 @@ def _check_response_format(response_format: dict[str, Any] | None) -> None:
 
 
 def _check_model(ctx: AppContext, project_id: str, model: str) -> None:
-    if model == registry.DEFAULT_BASE_MODEL or registry.model_exists(ctx.store, project_id, model):
-        return
-    raise InvalidRequest(
-        f"The model '{model}' does not exist or is not available for fine-tuning.",
-        param="model",
-        code="model_not_available",
-    )
+    """A base model: the trainer starts a fresh adapter on one, never on a fine-tuned model or checkpoint."""
+    try:
+        row = registry.get_row(ctx.store, project_id, model)
+    except NotFound:
+        raise InvalidRequest(
+            f"The model '{model}' does not exist or is not available for fine-tuning.",
+            param="model",
+            code="model_not_available",
+        ) from None
+    if row["kind"] != "base":
+        bases = ", ".join(r["id"] for r in registry.list_models(ctx.store, project_id) if r["kind"] == "base")
+        raise InvalidRequest(
+            f"The model '{model}' is a {row['kind'].replace('_', '-')} model; reinforcement fine-tuning starts "
+            f"from a base model ({bases}).",
+            param="model",
+            code="model_not_available",
+        )
 
 
 def _check_file(ctx: AppContext, project_id: str, file_id: str, param: str) -> None:
