@@ -26,6 +26,7 @@ import boto3
 import httpx
 import openai
 import plotext
+import transformers
 import typer
 from botocore.config import Config as BotoConfig
 from rich.console import Console
@@ -78,14 +79,14 @@ def data_path(*parts: str) -> Path:
 
 
 @contextmanager
-def embedded_server(home: Path | None) -> Iterator[tuple[str, str]]:
-    """An API server with its worker in this process; yields (base_url, admin_key)."""
+def embedded_server(home: Path | None) -> Iterator[tuple[str, str, Path]]:
+    """An API server with its worker in this process; yields (base_url, admin_key, home)."""
     admin_key = os.environ.get("OPENRFT_ADMIN_KEY") or "sk-rft-admin-" + random_token(32)
-    settings = Settings(admin_key=admin_key, **({"home": home} if home else {}))
+    settings = Settings(admin_key=admin_key) if home is None else Settings(admin_key=admin_key, home=home)
     console.print(f"[dim]Starting an embedded server (data in {settings.home})...[/dim]")
     server = start_in_thread(settings, embedded_worker=True)
     try:
-        yield server.base_url, admin_key
+        yield server.base_url, admin_key, settings.home
     finally:
         server.stop()
 
@@ -231,6 +232,7 @@ def plot_curve(curve: list[tuple[int, float]]) -> None:
     if len(curve) < 2:
         return
     plotext.clear_figure()
+    plotext.theme("clear")
     plotext.plot([s for s, _ in curve], [r for _, r in curve], marker="braille")
     plotext.title("train reward per step")
     plotext.plotsize(70, 15)
@@ -253,25 +255,37 @@ def compare(conn: Connection, function: str, base: str, tuned: str, rows: list[d
     console.print(side)
 
 
-def print_usage(conn: Connection, model: str) -> None:
+def print_usage(conn: Connection, model: str, *, embedded_home: Path | None) -> None:
     console.rule("Call your model")
+    base_url = conn.base_url
+    if embedded_home is not None:  # the embedded server stops with this command; the model stays in its home
+        base_url = "http://127.0.0.1:8000"
+        console.print(f"Serve it:  OPENRFT_HOME={embedded_home} openrft serve\n", highlight=False)
+    message = '[{"role": "user", "content": "My parcel never arrived."}]'
     console.print(
         f"""[bold]openai SDK[/bold]
 from openai import OpenAI
-client = OpenAI(base_url="{conn.base_url}/v1", api_key="{conn.api_key}")
-client.chat.completions.create(model="{model}",
-    messages=[{{"role": "user", "content": "My parcel never arrived."}}])
+client = OpenAI(base_url="{base_url}/v1", api_key="{conn.api_key}")
+client.chat.completions.create(model="{model}", messages={message})
 
 [bold]curl[/bold]
-curl {conn.base_url}/v1/chat/completions -H "Authorization: Bearer {conn.api_key}" \\
+curl {base_url}/v1/chat/completions -H "Authorization: Bearer {conn.api_key}" \\
   -H "Content-Type: application/json" \\
-  -d '{{"model": "{model}", "messages": [{{"role": "user", "content": "My parcel never arrived."}}]}}'""",
+  -d '{{"model": "{model}", "messages": {message}}}'""",
         highlight=False,
         soft_wrap=True,
     )
 
 
-def run_flow(base_url: str, admin_key: str, *, model: str, hyperparameters: dict[str, Any], compare_rows: int) -> Any:
+def run_flow(
+    base_url: str,
+    admin_key: str,
+    *,
+    model: str,
+    hyperparameters: dict[str, Any],
+    compare_rows: int,
+    embedded_home: Path | None = None,
+) -> Any:
     key_id, secret = create_project_key(base_url, admin_key)
     conn = Connection(base_url=base_url, api_key=secret, key_id=key_id)
     console.print(f"Created project [bold]quickstart[/bold] with key {key_id}")
@@ -306,7 +320,7 @@ def run_flow(base_url: str, admin_key: str, *, model: str, hyperparameters: dict
         raise typer.Exit(1)
     console.print(f"Fine-tuned model: [bold]{job.fine_tuned_model}[/bold]")
     compare(conn, function, model, job.fine_tuned_model, held_out)
-    print_usage(conn, job.fine_tuned_model)
+    print_usage(conn, job.fine_tuned_model, embedded_home=embedded_home)
     return job
 
 
@@ -325,5 +339,9 @@ def quickstart(
             raise typer.BadParameter("--base-url needs the server's admin key (--api-key or OPENRFT_ADMIN_KEY)")
         run_flow(base_url.rstrip("/"), api_key, model=model, hyperparameters=params, compare_rows=compare_rows)
         return
-    with embedded_server(home) as (url, admin_key):
-        run_flow(url, admin_key, model=model, hyperparameters=params, compare_rows=compare_rows)
+    transformers.logging.set_verbosity_error()  # the embedded engine shares this terminal
+    transformers.logging.disable_progress_bar()
+    with embedded_server(home) as (url, admin_key, embedded_home):
+        run_flow(
+            url, admin_key, model=model, hyperparameters=params, compare_rows=compare_rows, embedded_home=embedded_home
+        )

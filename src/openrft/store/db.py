@@ -42,9 +42,12 @@ def create_engine(url: str) -> sa.Engine:
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
 
+        # Every transaction takes the write lock up front. A DEFERRED one that reads and then writes
+        # fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT, which busy_timeout does not
+        # retry) whenever another connection wrote in between; IMMEDIATE waits its turn instead.
         @sa.event.listens_for(engine, "begin")
         def _begin(conn: sa.Connection) -> None:
-            mode = conn.info.pop("begin_mode", "DEFERRED")
+            mode = conn.info.pop("begin_mode", "IMMEDIATE")
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
