@@ -1,1 +1,1 @@
-"""training."""
+"""The RFT engine: hyperparameters, GRPO-family losses, rollouts, the training loop, checkpoints."""

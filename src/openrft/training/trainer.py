@@ -15,6 +15,7 @@ disabled (a frozen copy when training all weights).
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import shutil
 import time
@@ -68,7 +69,7 @@ def train(handle: JobHandle, settings: Settings, store: Store, job: Job) -> str:
     state = resume(handle, model, optimizer) or TrainState()
     prompts = [rollout.render_prompt(tokenizer, r.messages, r.tools) for r in job.train_rows]
     valid_prompts = [rollout.render_prompt(tokenizer, r.messages, r.tools) for r in job.valid_rows[: hp.eval_samples]]
-    audited = state.step > 0
+    audit_seen: str | None = None  # the grader code the events last named
     handle.event(
         f"{'Resuming' if state.step else 'Starting'} training of {job.base_model} at step {state.step}/{total_steps}: "
         f"{hp.batch_size} prompts x {hp.group_size} samples per step, loss {hp.loss}, "
@@ -105,9 +106,7 @@ def train(handle: JobHandle, settings: Settings, store: Store, job: Job) -> str:
         t1 = time.perf_counter()
         per_sample_rows = [r for r in rows for _ in range(hp.group_size)]
         graded = grade(job.grader, out.texts, per_sample_rows, grading, "train")
-        if not audited:
-            record_audit(handle, job, graded)
-            audited = True
+        audit_seen = record_audit(handle, job, graded, audit_seen)
         state.grader_error_streak = check_grader_errors(graded, state.grader_error_streak, step)
         t_grading = time.perf_counter() - t1
         if handle.control() == "cancel":  # sampling is the long phase: don't train on after a cancel
@@ -213,15 +212,30 @@ def grade(grader: dict[str, Any], texts: list[str], rows: list[Any], ctx: Any, s
         raise JobFailed("grader_error", f"The grader can't run: {exc}", "method.reinforcement.grader") from exc
 
 
-def record_audit(handle: JobHandle, job: Job, graded: Any) -> None:
-    """First graded step: which grader (and, for lambda graders, which code version) produced the rewards."""
+def record_audit(handle: JobHandle, job: Job, graded: Any, previous: str | None) -> str:
+    """Name the grader (for a lambda grader: function, version, CodeSha256) that produced this step's rewards.
+
+    Written on the first graded step of every run and again whenever it changes: a grader naming
+    `$LATEST` or an alias is resolved at each call, so a deploy during training shows in the events.
+    Returns what was recorded, to pass back as `previous` next step.
+    """
     from openrft.graders import redact
 
     audit = [dict(a) for a in {repr(sorted(a.items())): a for a in graded.audit}.values()]
+    signature = json.dumps(audit, sort_keys=True, default=str)
+    if signature == previous:
+        return signature
     name = job.grader.get("name", job.grader.get("type"))
-    handle.event(
-        f"Grading with {job.grader.get('type')} grader {name!r}", data={"grader": redact(job.grader), "audit": audit}
+    code = "; ".join(
+        f"function {a['function_name']} version {a['version']} CodeSha256 {a['code_sha256']}"
+        for a in audit
+        if a.get("function_name")
     )
+    handle.event(
+        f"Grading with {job.grader.get('type')} grader {name!r}" + (f": {code}" if code else ""),
+        data={"grader": redact(job.grader), "audit": audit},
+    )
+    return signature
 
 
 def check_grader_errors(graded: Any, streak: int, step: int) -> int:
