@@ -9,8 +9,8 @@ test-all:
 	$(PYTHON) -m pytest -q -m ""
 
 lint:
-	$(PYTHON) -m ruff check src tests bench
-	$(PYTHON) -m ruff format --check src tests bench
+	$(PYTHON) -m ruff check src tests bench examples
+	$(PYTHON) -m ruff format --check src tests bench examples
 	$(PYTHON) -m mypy
 
 format:

@@ -34,6 +34,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from openrft.api.server import start_in_thread
+from openrft.functions.reward import build_reward_event
 from openrft.ids import random_token
 from openrft.inference.registry import DEFAULT_BASE_MODEL
 from openrft.settings import Settings
@@ -147,12 +148,7 @@ def score(conn: Connection, function: str, rows: list[dict[str, Any]], answers: 
     """Rewards of `answers` to `rows`, from the deployed function, in Bedrock's event shape."""
     name, _, qualifier = function.partition(":")
     events = [
-        {
-            "id": f"s{i}",
-            "messages": [*row["messages"], {"role": "assistant", "content": answer}],
-            **{k: v for k, v in row.items() if k != "messages"},
-            "metadata": {k: v for k, v in row.items() if k != "messages"},
-        }
+        build_reward_event(row["messages"], row, f"s{i}", completion=answer)
         for i, (row, answer) in enumerate(zip(rows, answers, strict=True))
     ]
     response = conn.lambda_client().invoke(
@@ -160,7 +156,8 @@ def score(conn: Connection, function: str, rows: list[dict[str, Any]], answers: 
     )
     payload = json.loads(response["Payload"].read())
     if response.get("FunctionError"):
-        raise typer.BadParameter(f"the reward function failed: {payload}")
+        console.print(f"[red]The reward function failed: {payload}[/red]")
+        raise typer.Exit(1)
     by_id = {r["id"]: float(r["aggregate_reward_score"]) for r in payload}
     return [by_id[e["id"]] for e in events]
 
