@@ -14,8 +14,8 @@ lint:
 	$(PYTHON) -m mypy
 
 format:
-	$(PYTHON) -m ruff format src tests bench
-	$(PYTHON) -m ruff check --fix src tests bench
+	$(PYTHON) -m ruff format src tests bench examples
+	$(PYTHON) -m ruff check --fix src tests bench examples
 
 bench:
 	$(PYTHON) -m bench
