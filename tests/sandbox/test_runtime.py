@@ -151,3 +151,21 @@ def test_get_pool_is_shared(tmp_path) -> None:
     first.close()
     assert get_pool(settings) is not first
     get_pool(settings).close()
+
+
+def test_a_worker_that_cannot_start_is_a_clean_error(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The interpreter hidden from the sandbox: the call fails with the sandbox's own words, nothing raises."""
+    from openrft.functions import limits
+    from openrft.functions.sandbox import detect_mode
+
+    if detect_mode()[0] != "bubblewrap":
+        pytest.skip("needs the bubblewrap mode")
+    monkeypatch.setattr(limits, "python_paths", lambda: [])
+    pool = SandboxPool(Settings(home=tmp_path), mode="bubblewrap")
+    try:
+        ok = bundle("def handler(event, context):\n    return 1\n")
+        result = pool.invoke(ok, entry="lambda_function.handler", payload=None, limits=LIMITS, kind="lambda")
+    finally:
+        pool.close()
+    assert err(result)["errorType"] == "Runtime.StartFailed"
+    assert "execvp" in err(result)["errorMessage"] or "No such file" in err(result)["errorMessage"]

@@ -186,9 +186,10 @@ def sandbox_command(spec: WorkerSpec, cgroup: Cgroup | None) -> tuple[list[str],
         task_dir, tmp_dir, launcher = "/var/task", "/tmp", "/var/runtime/launcher.py"
         bwrap = shutil.which("bwrap") or "bwrap"
         argv = [bwrap, *_bwrap_base_args()]
+        # The private /tmp first: an interpreter or virtualenv living under /tmp is bound on top of it.
+        argv += ["--size", str(spec.limits.tmp_mb << 20), "--tmpfs", "/tmp"]
         for path in python_paths():
             argv += ["--ro-bind", path, path]
-        argv += ["--size", str(spec.limits.tmp_mb << 20), "--tmpfs", "/tmp"]
         argv += ["--ro-bind", str(spec.code_dir), task_dir, "--ro-bind", str(LAUNCHER), launcher]
         argv += ["--remount-ro", "/", "--chdir", task_dir]  # bwrap's root tmpfs would be unbounded
         for key, value in sandbox_env(task_dir, tmp_dir).items():

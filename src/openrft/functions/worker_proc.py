@@ -78,8 +78,9 @@ class Worker:
         try:
             ready = self._read_frame(time.monotonic() + START_TIMEOUT_S, 1 << 16)
         except WorkerDied as exc:
+            tail = self._stderr_tail()  # before kill() closes the pipes
             self.kill()
-            raise WorkerDied(_err("Runtime.StartFailed", f"{exc.error['errorMessage']}{self._stderr_tail()}")) from None
+            raise WorkerDied(_err("Runtime.StartFailed", f"{exc.error['errorMessage']}{tail}")) from None
         self.layers = ready.get("layers", {})
 
     def call(self, request: dict[str, Any], limits: Limits) -> dict[str, Any]:
@@ -177,7 +178,7 @@ class Worker:
         return False
 
     def _stderr_tail(self) -> str:
-        if self.proc is None or self.proc.stderr is None:
+        if self.proc is None or self.proc.stderr is None or self.proc.stderr.closed:
             return ""
         fd = self.proc.stderr.fileno()
         os.set_blocking(fd, False)
