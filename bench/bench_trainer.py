@@ -3,16 +3,20 @@
     python bench/bench_trainer.py --base PATH_TO_SMOLLM2_FOLDER [--steps 3] [--prompts 1 --samples 8]
         [--tokens 32] [--lora-rank 16 | --lora-rank 0] [--sides openrft,trl]
 
-Both sides: SmolLM2-135M-Instruct in fp32, `prompts x samples` completions per step, at most `tokens`
+Both sides: SmolLM2-135M-Instruct, `prompts x samples` completions per step, at most `tokens`
 new tokens, temperature 1, on-policy (one update per rollout), no KL, GRPO loss, the same learning rate
 and LoRA setting (rank r, alpha 2r, all linear projections). TRL keeps its other defaults. The reward:
 1 if the completion contains the right answer of a small arithmetic question.
+Precision: TRL in fp32 (its CPU default, bf16=False); openrft with its default precision "auto" (bf16
+autocast training + bf16 sampler where the CPU has AMX/AVX512-BF16), and side `openrft-fp32` in fp32.
+`--threads N` sets torch's thread count for all sides (on a shared, loaded machine 1 thread can beat 2).
 
 Reported per side: seconds per step (first step excluded as warm-up when steps > 1), generated tokens
 per second in the sampling phase, trained tokens (prompt + completion) per second in the training phase.
-CPU limits measured in the same run: fp32 matmul GFLOP/s (2048^2 mm) and memory bandwidth (a 256 MiB
-copy). Roofline-style floors: decoding reads every weight once per new token position (memory bound),
-training costs ~6 x params x tokens FLOPs for full fine-tuning, ~4 x for LoRA (no weight gradients).
+CPU limits measured in the same run: fp32 and bf16 matmul GFLOP/s (2048^2 mm) and memory bandwidth (a
+256 MiB copy); each side's floors use its own precision. Roofline-style floors: decoding reads every
+weight once per new token position (memory bound), training costs ~6 x params x tokens FLOPs for full
+fine-tuning, ~4 x for LoRA (no weight gradients).
 
 TRL is installed only for this benchmark (not an openrft dependency), e.g.
     pip install --target /tmp/trl --no-deps trl datasets==4.4.1 dill==0.3.8 multiprocess==0.70.16 pandas pyarrow xxhash
@@ -52,8 +56,8 @@ def arithmetic_rows(n: int, seed: int = 0) -> list[dict[str, Any]]:
 # -- CPU limits -------------------------------------------------------------------------------------
 
 
-def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def matmul_gflops(n: int = 2048, repeats: int = 5, dtype: torch.dtype = torch.float32) -> float:
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     torch.mm(a, b)
     t = time.perf_counter()
     for _ in range(repeats):
@@ -74,7 +78,7 @@ def memory_gbs(mib: int = 256, repeats: int = 5) -> float:
 # -- openrft ----------------------------------------------------------------------------------------
 
 
-def run_openrft(args: argparse.Namespace, rows: list[dict[str, Any]]) -> dict[str, Any]:
+def run_openrft(args: argparse.Namespace, rows: list[dict[str, Any]], precision: str = "auto") -> dict[str, Any]:
     import os
 
     home = Path(tempfile.mkdtemp(prefix="openrft-bench-"))
@@ -104,6 +108,7 @@ def run_openrft(args: argparse.Namespace, rows: list[dict[str, Any]]) -> dict[st
         "lora_alpha": 2 * args.lora_rank,
         "eval_interval": 10_000,
         "learning_rate_multiplier": args.lr / (1e-4 if args.lora_rank else 1e-5),
+        "precision": precision,
     }
     grader = {
         "type": "string_check",
@@ -178,7 +183,8 @@ def run_trl(args: argparse.Namespace, rows: list[dict[str, Any]]) -> dict[str, A
         out = original(self, *a, **kw)
         timings["gen"].append(time.perf_counter() - t)
         seqs = out if isinstance(out, torch.Tensor) else out.sequences
-        prompt_len = (kw.get("input_ids") if kw.get("input_ids") is not None else a[0]).shape[1]
+        ids: Any = kw["input_ids"] if kw.get("input_ids") is not None else a[0]
+        prompt_len = ids.shape[1]
         timings["gen_tokens"].append(float((seqs[:, prompt_len:] != 2).sum()))  # 2 = SmolLM2's <|im_end|>/pad
         return out
 
@@ -249,13 +255,14 @@ def summarize(
     prompt_tokens: float,
     gflops: float,
     gbs: float,
+    bytes_per_param: int = 4,
 ) -> dict[str, Any]:
     steps = result["steps"][1:] if len(result["steps"]) > 1 else result["steps"]
     mean = {k: sum(s[k] for s in steps) / len(steps) for k in ("step_s", "sampling_s", "training_s", "gen_tokens")}
     n_seq = args.prompts * args.samples
     train_tokens = mean["gen_tokens"] + n_seq * prompt_tokens
     flop_factor = 4 if args.lora_rank else 6
-    gen_floor_s = args.tokens * n_params * 4 / (gbs * 1e9)  # weights read once per decode position
+    gen_floor_s = args.tokens * n_params * bytes_per_param / (gbs * 1e9)  # weights read once per decode position
     train_floor_s = flop_factor * n_params * train_tokens / (gflops * 1e9)
     return {
         "side": name,
@@ -280,8 +287,11 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=32)
     parser.add_argument("--lora-rank", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-5)
-    parser.add_argument("--sides", default="openrft,trl", help="comma-separated: openrft, trl")
+    parser.add_argument("--sides", default="openrft,trl", help="comma-separated: openrft, openrft-fp32, trl")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads for every side (0: torch's default)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     rows = arithmetic_rows(args.steps * args.prompts)
 
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
@@ -294,21 +304,32 @@ def main() -> None:
     prompt_tokens = float(
         len(tok(tok.apply_chat_template(rows[0]["messages"], add_generation_prompt=True, tokenize=False))["input_ids"])
     )
-    gflops, gbs = matmul_gflops(), memory_gbs()
+    from openrft.training.precision import resolve
+
+    gflops, gflops_bf16, gbs = matmul_gflops(), matmul_gflops(dtype=torch.bfloat16), memory_gbs()
+    # floors per side in its precision: (matmul GFLOP/s, bytes per weight read when decoding)
+    limits = {"fp32": (gflops, 4), "bf16": (gflops_bf16, 2)}
+    side_precision = {"openrft": resolve("auto"), "openrft-fp32": "fp32", "trl": "fp32"}
     print(
-        f"CPU: {torch.get_num_threads()} threads, matmul {gflops:.1f} GFLOP/s, memory {gbs:.1f} GB/s; "
+        f"CPU: {torch.get_num_threads()} threads, matmul fp32 {gflops:.1f} / bf16 {gflops_bf16:.1f} GFLOP/s, "
+        f"memory {gbs:.1f} GB/s; openrft precision {side_precision['openrft']}; "
         f"model {n_params / 1e6:.0f}M params, prompt {prompt_tokens:.0f} tokens"
     )
     report = []
-    runners = {"openrft": run_openrft, "trl": run_trl}
+    runners = {
+        "openrft": run_openrft,  # precision "auto": bf16 where the CPU has native bf16 matmuls
+        "openrft-fp32": lambda a, r: run_openrft(a, r, "fp32"),
+        "trl": run_trl,  # TRL's CPU default: fp32 (bf16=False)
+    }
     for side in args.sides.split(","):
-        report.append(summarize(side, runners[side](args, rows), args, n_params, prompt_tokens, gflops, gbs))
+        peak, nbytes = limits[side_precision[side]]
+        result = runners[side](args, rows)
+        report.append(summarize(side, result, args, n_params, prompt_tokens, peak, gbs, nbytes))
         print(json.dumps(report[-1]), flush=True)
-    if len(report) == 2:
-        print(
-            f"{report[0]['side']} / {report[1]['side']} time per step: "
-            f"{report[0]['s_per_step'] / report[1]['s_per_step']:.2f}"
-        )
+    trl = next((r for r in report if r["side"] == "trl"), None)
+    for r in report:
+        if trl is not None and r is not trl:
+            print(f"{r['side']} / trl time per step: {r['s_per_step'] / trl['s_per_step']:.2f}")
 
 
 if __name__ == "__main__":

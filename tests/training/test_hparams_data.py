@@ -38,6 +38,13 @@ def test_explicit_values_and_derived_numbers() -> None:
     assert resolve(hp.public(), 10, 0) == hp
 
 
+def test_precision_is_pinned_to_what_runs() -> None:
+    from openrft.training.precision import cpu_has_fast_bf16
+
+    assert resolve({}, 10, 0).precision == ("bf16" if cpu_has_fast_bf16() else "fp32")  # "auto" resolved
+    assert resolve({"precision": "fp32"}, 10, 0).precision == "fp32"
+
+
 def test_dapo_gets_clip_higher() -> None:
     assert resolve({"loss": "dapo"}, 10, 0).clip_eps_high == 0.28
     assert resolve({"loss": "dapo", "clip_eps_high": 0.3}, 10, 0).clip_eps_high == 0.3
@@ -54,6 +61,7 @@ def test_dapo_gets_clip_higher() -> None:
         ({"loss": "ppo"}, "loss"),
         ({"reasoning_effort": "extreme"}, "reasoning_effort"),
         ({"lora_rank": -1}, "lora_rank"),
+        ({"precision": "fp16"}, "precision"),
     ],
 )
 def test_bad_hyperparameters_name_the_field(request_hp: dict, param: str) -> None:

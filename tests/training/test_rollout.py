@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -46,7 +48,7 @@ def test_sampling_logprobs_match_the_training_forward(tiny_model_dir: Path) -> N
     assert len(greedy.texts) == 1 and greedy.old_logprobs is None
 
 
-def test_shared_prefix_cache_gives_the_same_samples(tiny_model_dir: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_shared_prefix_cache_gives_the_same_samples(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Prefill once per prompt (cache repeated G times) vs once per sample: same tokens for the same seed.
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
@@ -59,3 +61,14 @@ def test_shared_prefix_cache_gives_the_same_samples(tiny_model_dir: Path, monkey
     shared = sample()
     monkeypatch.setattr(rollout, "shared_prefix_cache", lambda *a: None)
     assert torch.equal(shared, sample())
+
+
+def test_inverse_cdf_sampling_draws_from_softmax_over_temperature() -> None:
+    torch.manual_seed(0)
+    probs = torch.tensor([0.5, 0.3, 0.2, 0.0])
+    scores = (probs.log() * 2.0).expand(40_000, 4).clone()  # at temperature 2: softmax(scores / 2) = probs
+    ids: Any = torch.zeros(40_000, 1, dtype=torch.long)
+    out = rollout.InverseCdfSampling(temperature=2.0)(ids, scores)  # type: ignore[arg-type]
+    assert torch.isfinite(out).sum(dim=1).eq(1).all()  # exactly one token left per row, for greedy to pick
+    freq = torch.bincount(out.argmax(dim=1), minlength=4).float() / 40_000
+    torch.testing.assert_close(freq, probs, rtol=0, atol=0.01)  # 0.0 stays 0.0: never a zero-probability token

@@ -204,16 +204,22 @@ def test_bad_hyperparameter_fails_the_job(make_job: JobFactory, store: Store, se
     assert error["param"] == "method.reinforcement.hyperparameters.loss"
 
 
-@pytest.mark.parametrize("loss", ["dr_grpo", "dapo", "gspo", "rloo"])
-def test_every_loss_trains(make_job: JobFactory, store: Store, settings: Settings, loss: str) -> None:
-    handle = make_job({**TINY_HP, "loss": loss, "kl_beta": 0.05}, n_train=2)  # one step, with the KL term
+@pytest.mark.parametrize(
+    ("loss", "precision"), [("dr_grpo", "auto"), ("dapo", "auto"), ("gspo", "auto"), ("rloo", "fp32")]
+)
+def test_every_loss_trains(make_job: JobFactory, store: Store, settings: Settings, loss: str, precision: str) -> None:
+    hp = {**TINY_HP, "loss": loss, "kl_beta": 0.05, "precision": precision}
+    handle = make_job(hp, n_train=2)  # one step, with the KL term
     assert run_job(handle, settings, store) == "succeeded"
     (metrics,) = [e.data for e in events(store, handle.job_id, "metrics")]
     assert metrics["actor_kl"] >= 0.0
 
 
-def test_full_fine_tuning(make_job: JobFactory, store: Store, settings: Settings, tiny_model_dir: Path) -> None:
-    handle = make_job({**TINY_HP, "lora_rank": 0, "kl_beta": 0.05}, n_train=2)
+@pytest.mark.parametrize("precision", ["bf16", "fp32"])
+def test_full_fine_tuning(
+    make_job: JobFactory, store: Store, settings: Settings, tiny_model_dir: Path, precision: str
+) -> None:
+    handle = make_job({**TINY_HP, "lora_rank": 0, "kl_beta": 0.05, "precision": precision}, n_train=6)
     assert run_job(handle, settings, store) == "succeeded"
     resolved = registry.resolve(store, settings, "proj_test", handle.row()["fine_tuned_model"])
     assert resolved.adapter_path is None and (resolved.base_path / "config.json").is_file()

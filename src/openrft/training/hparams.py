@@ -68,6 +68,9 @@ class HParams:
     max_grad_norm: float = 1.0  # gradient clipping (reported as actor_grad_norm before clipping)
     micro_batch_size: int = 16  # sequences per forward/backward chunk (gradient accumulation inside a step)
     seed: int = 0  # the job's seed: data order, LoRA init, sampling
+    # "auto" | "bf16" | "fp32": bf16 autocast training with fp32 master weights and a bf16 sampler, the
+    # default ("auto") where the CPU has native bf16 matmuls (AMX / AVX512-BF16); see training/precision.py
+    precision: str = "auto"
 
     # -- derived ---------------------------------------------------------------------------------------
     @property
@@ -148,6 +151,8 @@ def _coerce(name: str, value: Any) -> Any:
 def resolve(request_hparams: dict[str, Any] | None, n_train_rows: int, n_valid_rows: int, *, seed: int = 0) -> HParams:
     """HParams from a request's hyperparameters ("auto"/absent -> heuristics from the dataset sizes)."""
     from openrft.training.losses import LOSSES
+    from openrft.training.precision import PRECISIONS
+    from openrft.training.precision import resolve as resolve_precision
 
     request = dict(request_hparams or {})
     unknown = set(request) - set(_FIELD_TYPES)
@@ -171,6 +176,9 @@ def resolve(request_hparams: dict[str, Any] | None, n_train_rows: int, n_valid_r
         )
     if hp.lora_rank < 0 or hp.kl_beta < 0:
         raise HParamsError("lora_rank and kl_beta must be >= 0", param="lora_rank" if hp.lora_rank < 0 else "kl_beta")
+    if hp.precision not in PRECISIONS:
+        raise HParamsError(f"precision must be one of {', '.join(PRECISIONS)}, got {hp.precision!r}", param="precision")
+    hp = replace(hp, precision=resolve_precision(hp.precision))  # pinned: what ran, not "auto"
     if hp.loss == "dapo" and "clip_eps_high" not in given:
         hp = replace(hp, clip_eps_high=0.28)  # DAPO's clip-higher
     return hp

@@ -1,8 +1,9 @@
 """Rollouts: turn a batch of chat prompts into sampled completions, with what the loss needs.
 
 Each prompt is rendered with the model's chat template (`add_generation_prompt=True`), left-padded,
-and sampled `group_size` times with HF `generate` (plain temperature sampling: top-k/top-p off, so the
-sampling distribution is exactly softmax(logits / temperature), the policy the loss differentiates).
+and sampled `group_size` times with HF `generate` (plain temperature sampling: no top-k/top-p, so the
+sampling distribution is exactly softmax(logits / temperature), the policy the loss differentiates; the
+draw itself is `InverseCdfSampling`, which is cheaper on CPU than torch.multinomial).
 Completions stop at EOS or at the token budget; tokens after EOS are masked out. Each prompt is
 prefilled once and its KV cache shared by its G samples (`shared_prefix_cache`).
 
@@ -17,7 +18,15 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from transformers import DynamicCache, GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
+from peft import PeftModel
+from transformers import (
+    DynamicCache,
+    GenerationConfig,
+    LogitsProcessor,
+    LogitsProcessorList,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
 
 
 @dataclass
@@ -102,17 +111,21 @@ def generate(
     prompt_ids, prompt_mask = unique_ids.repeat_interleave(repeats, 0), unique_mask.repeat_interleave(repeats, 0)
     cache = shared_prefix_cache(model, unique_ids, unique_mask, repeats) if repeats > 1 else None
     config = GenerationConfig(
-        do_sample=not greedy,
-        temperature=temperature if not greedy else None,
-        top_k=0 if not greedy else None,
-        top_p=1.0 if not greedy else None,
+        do_sample=False,  # greedy picks the token InverseCdfSampling drew (sampling) or the argmax (greedy)
         max_new_tokens=max_new_tokens,
         pad_token_id=pad_id,
         eos_token_id=eos_ids,
         return_dict_in_generate=True,
         output_logits=with_logprobs and not greedy,
     )
-    out = model.generate(input_ids=prompt_ids, attention_mask=prompt_mask, generation_config=config, cache=cache)
+    processors = LogitsProcessorList([] if greedy else [InverseCdfSampling(temperature)])
+    out = model.generate(
+        input_ids=prompt_ids,
+        attention_mask=prompt_mask,
+        generation_config=config,
+        logits_processor=processors,
+        cache=cache,
+    )
     P = prompt_ids.shape[1]
     completion_ids = out.sequences[:, P:]  # [N, T]
     completion_mask = mask_after_eos(completion_ids, eos_ids)  # [N, T]
@@ -134,6 +147,25 @@ def generate(
         prompt_tokens=[len(p) for p in expanded],
         prompt_len=P,
     )
+
+
+class InverseCdfSampling(LogitsProcessor):
+    """Draws each row's next token from softmax(scores / temperature); returns scores that are -inf except there.
+
+    Inverse-CDF sampling: one uniform per row against the row's cumulative probabilities (float64).
+    torch.multinomial, which `generate(do_sample=True)` uses, draws one exponential per vocabulary entry
+    instead: ~17 ms per decoding step for 8 x 49k on this CPU, 10-15% of a rollout. Same distribution.
+    """
+
+    def __init__(self, temperature: float):
+        self.temperature = temperature
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        cdf = torch.softmax(scores.double() / self.temperature, dim=-1).cumsum(dim=-1)  # [N, V]
+        u = torch.rand(cdf.shape[0], 1, dtype=cdf.dtype) * cdf[:, -1:]  # [N, 1] uniform in [0, total)
+        token = torch.searchsorted(cdf, u, right=True).clamp(max=cdf.shape[1] - 1)  # [N, 1] first cdf > u
+        out = torch.full_like(scores, float("-inf"))
+        return out.scatter_(1, token, 0.0)  # type: ignore[return-value]
 
 
 def shared_prefix_cache(model: Any, ids: torch.Tensor, mask: torch.Tensor, repeats: int) -> DynamicCache | None:
@@ -165,15 +197,38 @@ def token_logprobs(
     *,
     with_entropy: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Log-probs of the completion tokens under `model` (and their entropies if asked). Each [n, T]."""
-    T = input_ids.shape[1] - prompt_len
-    logits = model(
+    """Log-probs of the completion tokens under `model` (and their entropies if asked). Each [n, T].
+
+    The decoder runs on every position; the lm_head only on the T positions that predict completion
+    tokens, on a contiguous copy of their hidden states: a strided [n, T, H] slice would make the
+    [n, T, H] x [H, V] matmul a batched one that materializes n copies of the lm_head weight.
+    """
+    inner: Any = model.get_base_model() if isinstance(model, PeftModel) else model
+    cfg = inner.config
+    if getattr(cfg, "final_logit_softcapping", None) or getattr(cfg, "logit_scale", None):  # head does more
+        T = input_ids.shape[1] - prompt_len
+        out = model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids_for(attention_mask),
+            logits_to_keep=T + 1,
+            use_cache=False,
+        )
+        return _completion_logprobs(out.logits[:, :-1], input_ids, prompt_len, temperature, with_entropy)
+    hidden = inner.get_decoder()(
         input_ids=input_ids,
         attention_mask=attention_mask,
         position_ids=position_ids_for(attention_mask),
-        logits_to_keep=T + 1,  # the lm_head runs only where completion tokens are predicted
         use_cache=False,
-    ).logits[:, :-1]  # [n, T, V]: position t predicts completion token t
+    ).last_hidden_state  # [n, P+T, H]
+    logits = inner.get_output_embeddings()(hidden[:, prompt_len - 1 : -1].contiguous())  # [n, T, V]
+    return _completion_logprobs(logits, input_ids, prompt_len, temperature, with_entropy)
+
+
+def _completion_logprobs(
+    logits: torch.Tensor, input_ids: torch.Tensor, prompt_len: int, temperature: float, with_entropy: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """[n, T, V] logits (position t predicts completion token t) -> token log-probs [n, T], entropies [n, T]."""
     logp_all = F.log_softmax(logits.float() / temperature, dim=-1)  # [n, T, V]
     logp = logp_all.gather(-1, input_ids[:, prompt_len:].unsqueeze(-1)).squeeze(-1)  # [n, T]
     entropy = None

@@ -10,6 +10,8 @@ checkpoint and replays the same steps (data order, RNG and optimizer are all res
 Policy: LoRA (PEFT) on every attention and MLP projection by default; `lora_rank=0` trains all weights.
 Reference for the KL term (only when kl_beta > 0): the base model, i.e. the PEFT model with its adapter
 disabled (a frozen copy when training all weights).
+Precision (`precision`, training/precision.py): "bf16" trains under bf16 autocast with fp32 master weights
+and samples from a bf16 copy of the policy refreshed before each generation; "fp32" does everything in fp32.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from openrft.jobstate import JobHandle
 from openrft.settings import Settings
 from openrft.store.blobs import BlobStore
 from openrft.store.db import Store
-from openrft.training import checkpoints, data, hparams, rollout
+from openrft.training import checkpoints, data, hparams, precision, rollout
 from openrft.training.checkpoints import TrainState
 from openrft.training.job import Job, JobFailed
 from openrft.training.losses import LOSSES, LossConfig, LossInputs, frac_reward_zero_std
@@ -63,6 +65,7 @@ def train(handle: JobHandle, settings: Settings, store: Store, job: Job) -> str:
     # The policy, its optimizer, and where we are: fresh, or the newest checkpoint's state.
     torch.manual_seed(hp.seed)  # LoRA init and, on a fresh run, everything sampled after it
     model, tokenizer = load_policy(job.base_path, hp)
+    sampler = precision.Sampler(model, job.base_path, precision.resolve(hp.precision))
     reference = copy.deepcopy(model).requires_grad_(False) if hp.kl_beta > 0 and hp.lora_rank == 0 else None
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=hp.learning_rate, weight_decay=hp.weight_decay)
@@ -93,7 +96,7 @@ def train(handle: JobHandle, settings: Settings, store: Store, job: Job) -> str:
         rows = [job.train_rows[i] for i in idx]
         model.eval()
         out = rollout.generate(
-            model,
+            sampler.model(),
             tokenizer,
             [prompts[i] for i in idx],
             group_size=hp.group_size,
@@ -126,7 +129,7 @@ def train(handle: JobHandle, settings: Settings, store: Store, job: Job) -> str:
         if step % hp.eval_interval == 0 or step == total_steps:
             t3 = time.perf_counter()
             if valid_prompts:
-                valid_reward, valid_fragments = evaluate(model, tokenizer, valid_prompts, job, grading)
+                valid_reward, valid_fragments = evaluate(sampler.model(), tokenizer, valid_prompts, job, grading)
             t_eval = time.perf_counter() - t3
             ckpt_metrics = {
                 "step": step,
@@ -173,9 +176,13 @@ def train(handle: JobHandle, settings: Settings, store: Store, job: Job) -> str:
 
 
 def load_policy(path: Path, hp: hparams.HParams) -> tuple[Any, Any]:
-    """The base model in fp32, wrapped in a LoRA adapter unless lora_rank == 0, and its tokenizer."""
+    """The base model, wrapped in a fp32 LoRA adapter unless lora_rank == 0, and its tokenizer.
+
+    Base weights in fp32, or in bf16 when they are a frozen LoRA base under precision "bf16".
+    """
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    dtype = precision.base_dtype(precision.resolve(hp.precision), hp.lora_rank)
+    model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
     if hp.lora_rank > 0:
         config = LoraConfig(
             r=hp.lora_rank,
@@ -277,10 +284,14 @@ def optimize(
     for start in range(0, len(active), hp.micro_batch_size):
         rows = torch.tensor(active[start : start + hp.micro_batch_size])
         mask = out.completion_mask[rows]  # [n, T]
-        logp, entropy = rollout.token_logprobs(
-            model, out.input_ids[rows], out.attention_mask[rows], out.prompt_len, hp.temperature, with_entropy=True
-        )
-        ref_logp = reference_logprobs(model, reference, out, rows, hp) if hp.kl_beta > 0 else None
+        attention = precision.training_attention(out.input_ids.shape[1])
+        with precision.autocast(precision.resolve(hp.precision)), precision.attention(model, attention):
+            logp, entropy = rollout.token_logprobs(
+                model, out.input_ids[rows], out.attention_mask[rows], out.prompt_len, hp.temperature, with_entropy=True
+            )
+            ref_logp = reference_logprobs(model, reference, out, rows, hp) if hp.kl_beta > 0 else None
+        # "Old" log-probs: the detached training forward (one update per rollout, so pi_old == pi_theta);
+        # under bf16 this also absorbs the sampler's rounding (see training/precision.py).
         old = out.old_logprobs[rows] if out.old_logprobs is not None else logp.detach()
         result = spec.objective(LossInputs(logp, old, advantages[rows], mask, n_seqs, n_tokens, ref_logp), cfg)
         result.loss.backward()

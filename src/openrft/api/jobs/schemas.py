@@ -87,6 +87,9 @@ class RFTHyperparameters(BaseModel):
     lora_rank: Annotated[int | None, _int_check(0, auto=False)] = Field(
         default=None, description="LoRA rank; 0 trains every weight (full fine-tuning)."
     )
+    precision: Literal["auto", "bf16", "fp32"] | None = Field(
+        default=None, description="Compute precision: auto (bf16 where the CPU has native bf16 matmuls), bf16, fp32."
+    )
     lora_alpha: Annotated[int | None, _int_check(1, auto=False)] = Field(
         default=None, description="LoRA scaling numerator (scale = lora_alpha / lora_rank)."
     )

@@ -1,0 +1,135 @@
+"""Numeric precision of a job (`precision` hyperparameter): where bfloat16 is used, and the bf16 sampler.
+
+- "fp32": everything in float32; rollouts are sampled from the training model itself.
+- "bf16": (the default where the CPU has native bf16 matmuls, AMX or AVX512-BF16)
+    * training forward/backward under `torch.autocast("cpu", bfloat16)`; the trained weights (LoRA
+      adapters, or every weight for full fine-tuning) stay float32 "master" weights, and AdamW updates
+      them in float32. With LoRA the frozen base weights are stored in bf16 (they never change, and
+      autocast would otherwise re-cast them on every forward).
+    * rollouts and evaluations are sampled from a separate plain bf16 model, the `Sampler`, whose weights
+      are refreshed from the policy before every generation: base + LoRA delta merged into one bf16
+      matrix per projection (no adapter matmuls per decoded token), or a bf16 copy of the full model.
+  Decoding a small model on CPU is bound by reading the weights once per token: bf16 halves the bytes,
+  and AMX makes the training matmuls several times faster than float32.
+
+Sampling/training mismatch: the sampler (merged, rounded to bf16) and the training forward (bf16 base +
+fp32 adapter under autocast) compute the same policy up to bf16 rounding. The trainer takes the "old"
+log-probs of the PPO ratio from its own training forward (detached), as it does in fp32 (one update per
+rollout, so pi_old == pi_theta, as TRL does by default): the ratio is exactly 1 and the gradient is the
+on-policy policy gradient of the trained policy, evaluated on samples from the rounded sampler. The only
+difference from exact on-policy sampling is the rounding of the sampling distribution (log-prob
+differences of ~1e-2 per token), far below the noise of 8-sample group advantages; we don't apply a
+truncated importance-sampling correction (verl/TIS for vLLM mismatch), which would need the sampler's
+log-probs (N x T x V logits kept by `generate`) for a correction of that size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from peft import PeftModel
+from peft.tuners.lora import LoraLayer
+from transformers import AutoModelForCausalLM
+
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+@functools.cache
+def cpu_has_fast_bf16() -> bool:
+    """True when this CPU has native bf16 matrix instructions (AMX or AVX512-BF16) and oneDNN can use them."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return torch.backends.mkldnn.is_available() and ("amx_bf16" in flags or "avx512_bf16" in flags)
+
+
+def resolve(precision: str) -> str:
+    """ "auto" -> "bf16" where the CPU has native bf16 matmuls, else "fp32"; others unchanged."""
+    if precision == "auto":
+        return "bf16" if cpu_has_fast_bf16() else "fp32"
+    return precision
+
+
+def base_dtype(precision: str, lora_rank: int) -> torch.dtype:
+    """dtype of the loaded base weights: bf16 only for frozen LoRA bases under bf16 (trained weights stay fp32)."""
+    return torch.bfloat16 if precision == "bf16" and lora_rank > 0 else torch.float32
+
+
+@contextlib.contextmanager
+def autocast(precision: str) -> Iterator[None]:
+    """bf16 autocast on CPU for "bf16", nothing for "fp32"."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        yield
+
+
+EAGER_ATTENTION_MAX_LEN = 256  # training sequences up to this long use eager attention
+
+
+def training_attention(seq_len: int) -> str:
+    """Attention kernel for a training forward/backward over sequences of `seq_len` tokens.
+
+    Short sequences (RL prompts + completion budgets are usually short): "eager" (plain matmul + softmax),
+    whose backward is ~1.5x faster on CPU than SDPA's flash kernel at these sizes; longer ones: "sdpa",
+    which doesn't hold an [n, heads, L, L] score tensor per layer for the backward.
+    """
+    return "eager" if seq_len <= EAGER_ATTENTION_MAX_LEN else "sdpa"
+
+
+@contextlib.contextmanager
+def attention(model: Any, implementation: str) -> Iterator[None]:
+    """Run `model` with this attention implementation inside the block (restored after)."""
+    inner: Any = model.get_base_model() if isinstance(model, PeftModel) else model
+    before = inner.config._attn_implementation
+    if before == implementation:
+        yield
+        return
+    inner.set_attn_implementation(implementation)
+    try:
+        yield
+    finally:
+        inner.set_attn_implementation(before)
+
+
+class Sampler:
+    """What rollouts and evaluations generate with: the policy itself (fp32), or a refreshed bf16 copy."""
+
+    def __init__(self, policy: Any, base_path: Path, precision: str):
+        self.policy = policy
+        self.copy: Any = None
+        if precision == "bf16":
+            self.copy = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.bfloat16)
+            self.copy.eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def model(self) -> Any:
+        """The model to generate with, its weights equal to the policy's now (rounded to bf16 for the copy)."""
+        if self.copy is None:
+            return self.policy
+        target = dict(self.copy.named_parameters())
+        for name, weight in trained_weights(self.policy):
+            target[name].copy_(weight)
+        return self.copy
+
+
+def trained_weights(policy: Any) -> Iterator[tuple[str, torch.Tensor]]:
+    """(name in the plain model, current value) of every weight training can change.
+
+    LoRA: each adapted projection's merged weight W + scale x B A (everything else is frozen).
+    Full fine-tuning: every parameter.
+    """
+    if not isinstance(policy, PeftModel):
+        yield from policy.named_parameters()
+        return
+    for name, module in policy.get_base_model().named_modules():
+        if isinstance(module, LoraLayer) and not module.merged:
+            lora: Any = module  # lora.Linear (target_modules="all-linear")
+            merged = lora.get_base_layer().weight.float()
+            for adapter in lora.active_adapters:
+                merged = merged + lora.get_delta_weight(adapter)
+            yield f"{name}.weight", merged
