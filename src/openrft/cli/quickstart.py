@@ -51,7 +51,7 @@ DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
     "max_completion_tokens": 16,
     "eval_interval": 8,
     "eval_samples": 16,
-    "learning_rate_multiplier": 1.0,
+    "learning_rate_multiplier": 10.0,  # x 1e-4 (LoRA base rate): a 135M model learns the format in minutes
 }
 
 
