@@ -7,6 +7,7 @@ path may be a name, a partial ARN or an ARN, with an optional `:qualifier`.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -95,11 +96,8 @@ def list_functions(
         rows = [v for r in rows for v in registry.list_versions(ctx.store, principal.project_id, r["function_name"])]
     elif function_version is not None:
         raise registry.invalid("FunctionVersion must be ALL")
-    page, next_marker = service.paginate(rows, marker, max_items)
-    out: dict[str, Any] = {"Functions": [service.function_config(principal.project_id, r) for r in page]}
-    if next_marker:
-        out["NextMarker"] = next_marker
-    return _json(out)
+    shape = partial(service.function_config, principal.project_id)
+    return _json(service.paged("Functions", rows, marker, max_items, shape))
 
 
 @router.get("/{function_name}")
@@ -234,11 +232,8 @@ def list_versions_by_function(
     ctx: AppContext = Depends(get_ctx),
 ) -> JSONResponse:
     rows = registry.list_versions(ctx.store, principal.project_id, _unqualified(principal, function_name))
-    page, next_marker = service.paginate(rows, marker, max_items)
-    out: dict[str, Any] = {"Versions": [service.function_config(principal.project_id, r) for r in page]}
-    if next_marker:
-        out["NextMarker"] = next_marker
-    return _json(out)
+    shape = partial(service.function_config, principal.project_id)
+    return _json(service.paged("Versions", rows, marker, max_items, shape))
 
 
 @router.post("/{function_name}/aliases")
@@ -266,11 +261,8 @@ def list_aliases(
 ) -> JSONResponse:
     name = _unqualified(principal, function_name)
     rows = registry.list_aliases(ctx.store, principal.project_id, name, function_version)
-    page, next_marker = service.paginate(rows, marker, max_items)
-    out: dict[str, Any] = {"Aliases": [service.alias_config(principal.project_id, r) for r in page]}
-    if next_marker:
-        out["NextMarker"] = next_marker
-    return _json(out)
+    shape = partial(service.alias_config, principal.project_id)
+    return _json(service.paged("Aliases", rows, marker, max_items, shape))
 
 
 @router.get("/{function_name}/aliases/{alias}")

@@ -11,6 +11,7 @@ import base64
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +77,21 @@ def resolve_path(project_id: str, function_ref: str, qualifier: str | None) -> t
     if from_path and qualifier and from_path != qualifier:
         raise registry.invalid("The derived qualifier from the function name does not match the specified qualifier.")
     return name, from_path or qualifier
+
+
+def paged(
+    key: str,
+    items: list[dict[str, Any]],
+    marker: str | None,
+    max_items: int | None,
+    shape: Callable[[dict[str, Any]], dict[str, Any]],
+) -> dict[str, Any]:
+    """A list response `{key: [shape(item)...], "NextMarker"?}`, AWS-style Marker/MaxItems paging."""
+    page, next_marker = paginate(items, marker, max_items)
+    out: dict[str, Any] = {key: [shape(item) for item in page]}
+    if next_marker:
+        out["NextMarker"] = next_marker
+    return out
 
 
 def paginate(
