@@ -88,3 +88,9 @@ class Page(BaseModel, Generic[T]):
     first_id: str | None
     last_id: str | None
     has_more: bool
+
+    @classmethod
+    def of(cls, data: list[T], *, has_more: bool) -> Page[T]:
+        """A page whose first_id/last_id are those of its items."""
+        ids = [getattr(item, "id") for item in data]  # noqa: B009 (T is any object with an id)
+        return cls(data=data, first_id=ids[0] if ids else None, last_id=ids[-1] if ids else None, has_more=has_more)

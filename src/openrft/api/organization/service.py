@@ -92,12 +92,7 @@ def list_projects(ctx: AppContext, *, after: str | None, limit: int, include_arc
     with ctx.store.begin() as conn:
         rows, has_more = _keyset_page(conn, projects, scope, after=after, limit=limit)
     data = [_project(r) for r in rows]
-    return Page[Project](
-        data=data,
-        first_id=data[0].id if data else None,
-        last_id=data[-1].id if data else None,
-        has_more=has_more,
-    )
+    return Page[Project].of(data, has_more=has_more)
 
 
 def update_project(ctx: AppContext, project_id: str, name: str) -> Project:
@@ -177,12 +172,7 @@ def list_api_keys(ctx: AppContext, project_id: str, *, after: str | None, limit:
         _require_project(conn, project_id)
         rows, has_more = _keyset_page(conn, api_keys, _live_keys(project_id), after=after, limit=limit)
     data = [_api_key(r) for r in rows]
-    return Page[ApiKey](
-        data=data,
-        first_id=data[0].id if data else None,
-        last_id=data[-1].id if data else None,
-        has_more=has_more,
-    )
+    return Page[ApiKey].of(data, has_more=has_more)
 
 
 def _require_key(conn: sa.Connection, project_id: str, key_id: str) -> Any:
@@ -225,12 +215,7 @@ def list_service_accounts(ctx: AppContext, project_id: str, *, after: str | None
             conn, api_keys, _accounts(project_id), after=after, limit=limit, id_column="service_account_id"
         )
     data = [_service_account(r) for r in rows]
-    return Page[ServiceAccount](
-        data=data,
-        first_id=data[0].id if data else None,
-        last_id=data[-1].id if data else None,
-        has_more=has_more,
-    )
+    return Page[ServiceAccount].of(data, has_more=has_more)
 
 
 def _require_account(conn: sa.Connection, project_id: str, account_id: str) -> Any:
