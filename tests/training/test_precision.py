@@ -9,6 +9,7 @@ from peft import LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM
 
 from openrft.training import precision
+from openrft.training.decoder import LlamaDecoder
 
 
 def _lora_policy(folder: Path) -> torch.nn.Module:
@@ -28,23 +29,21 @@ def test_lora_sampler_holds_the_merged_weights(tiny_model_dir: Path) -> None:
     assert {p.dtype for p in policy.parameters() if p.requires_grad} == {torch.float32}  # fp32 master weights
     sampler = precision.Sampler(policy, tiny_model_dir, "bf16")
     model = sampler.model()
-    assert model is not policy and next(model.parameters()).dtype == torch.bfloat16
+    assert isinstance(model, LlamaDecoder) and model.dtype == torch.bfloat16
     merged = get_peft_model(  # reference: PEFT's own merge, in fp32
         AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32),
         LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM"),
     )
     merged.load_state_dict({k: v.float() for k, v in policy.state_dict().items()})
     expected = dict(merged.merge_and_unload().named_parameters())
-    got = dict(model.named_parameters())
-    assert got.keys() == expected.keys()
-    for name, weight in got.items():
-        torch.testing.assert_close(weight.float(), expected[name], rtol=1e-2, atol=1e-2, msg=name)
+    for name, weight in expected.items():
+        torch.testing.assert_close(model.weight(name).float(), weight, rtol=1e-2, atol=1e-2, msg=name)
     q_proj = "model.layers.0.self_attn.q_proj.weight"
     assert not torch.allclose(
-        got[q_proj].float(), AutoModelForCausalLM.from_pretrained(tiny_model_dir).state_dict()[q_proj]
+        model.weight(q_proj).float(), AutoModelForCausalLM.from_pretrained(tiny_model_dir).state_dict()[q_proj]
     )
 
-    # A training update shows in the next refresh; the bf16 model computes the policy's distribution.
+    # A training update shows in the next refresh; the bf16 decoder computes the policy's distribution.
     with torch.no_grad():
         for name, p in policy.named_parameters():
             if "lora_A" in name:
@@ -52,8 +51,7 @@ def test_lora_sampler_holds_the_merged_weights(tiny_model_dir: Path) -> None:
     ids = torch.tensor([[3, 9, 10, 4]])
     with torch.no_grad(), precision.autocast("bf16"):
         want = torch.log_softmax(policy(input_ids=ids).logits.float(), dim=-1)
-    with torch.no_grad():
-        have = torch.log_softmax(sampler.model()(input_ids=ids).logits.float(), dim=-1)
+    have = torch.log_softmax(sampler.model().logits(ids), dim=-1)
     torch.testing.assert_close(have, want, rtol=0, atol=0.1)
 
 
@@ -63,6 +61,29 @@ def test_full_fine_tuning_sampler_copies_every_weight(tiny_model_dir: Path) -> N
         for p in policy.parameters():
             p.add_(0.25)
     model = precision.Sampler(policy, tiny_model_dir, "bf16").model()
+    for name, weight in policy.named_parameters():
+        torch.testing.assert_close(model.weight(name), weight.to(torch.bfloat16), rtol=0, atol=0, msg=name)
+
+
+def test_architectures_the_fused_decoder_does_not_cover_sample_with_hf(tmp_path: Path) -> None:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(
+        vocab_size=32,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        attention_bias=True,
+    )
+    LlamaForCausalLM(config).save_pretrained(tmp_path)
+    policy = AutoModelForCausalLM.from_pretrained(tmp_path)
+    with torch.no_grad():
+        for p in policy.parameters():
+            p.add_(0.25)
+    model = precision.Sampler(policy, tmp_path, "bf16").model()
+    assert not isinstance(model, LlamaDecoder) and next(model.parameters()).dtype == torch.bfloat16
     for (name, a), (_, b) in zip(model.named_parameters(), policy.named_parameters(), strict=True):
         torch.testing.assert_close(a, b.to(torch.bfloat16), rtol=0, atol=0, msg=name)
 

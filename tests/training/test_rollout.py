@@ -72,3 +72,35 @@ def test_inverse_cdf_sampling_draws_from_softmax_over_temperature() -> None:
     assert torch.isfinite(out).sum(dim=1).eq(1).all()  # exactly one token left per row, for greedy to pick
     freq = torch.bincount(out.argmax(dim=1), minlength=4).float() / 40_000
     torch.testing.assert_close(freq, probs, rtol=0, atol=0.01)  # 0.0 stays 0.0: never a zero-probability token
+
+
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+def test_shared_prompt_logprobs_and_gradients_equal_the_per_row_ones(tiny_model_dir: Path, attention: str) -> None:
+    # Each distinct prompt run once, its cache shared by its rows: same log-probs and same LoRA gradients
+    # as running every row whole. Two prompts of different lengths (left padding), a subset of the rows.
+    from peft import LoraConfig, get_peft_model
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation=attention)
+    torch.manual_seed(0)
+    model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False))
+    prompts = [rollout.render_prompt(tok, [{"role": "user", "content": c}], None) for c in ("say yes please", "no")]
+    out = rollout.generate(model, tok, prompts, group_size=3, max_new_tokens=5, temperature=1.0)
+    assert out.prompt_index.tolist() == [0, 0, 0, 1, 1, 1]
+    rows = torch.tensor([0, 2, 3, 4, 5])
+    args = (out.input_ids[rows], out.attention_mask[rows], out.prompt_len, 0.7)
+    weights = [p for p in model.parameters() if p.requires_grad]
+
+    def logprobs_and_grads(**kwargs: Any) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        model.zero_grad()
+        logp, _ = rollout.token_logprobs(model, *args, **kwargs)
+        (logp * out.completion_mask[rows]).sum().backward()
+        return logp.detach(), [p.grad.clone() for p in weights]
+
+    whole, whole_grads = logprobs_and_grads()
+    shared, shared_grads = logprobs_and_grads(prompt_index=out.prompt_index[rows])
+    mask = out.completion_mask[rows]
+    torch.testing.assert_close(shared * mask, whole * mask, atol=1e-5, rtol=0)
+    assert any(g.abs().sum() > 0 for g in whole_grads)
+    for a, b in zip(shared_grads, whole_grads, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)

@@ -9,6 +9,8 @@
     * rollouts and evaluations are sampled from a separate plain bf16 model, the `Sampler`, whose weights
       are refreshed from the policy before every generation: base + LoRA delta merged into one bf16
       matrix per projection (no adapter matmuls per decoded token), or a bf16 copy of the full model.
+      Llama-architecture models decode with the fused `LlamaDecoder` (training/decoder.py), others with
+      HF `generate`.
   Decoding a small model on CPU is bound by reading the weights once per token: bf16 halves the bytes,
   and AMX makes the training matmuls several times faster than float32.
 
@@ -35,6 +37,8 @@ import torch
 from peft import PeftModel
 from peft.tuners.lora import LoraLayer
 from transformers import AutoModelForCausalLM
+
+from openrft.training.decoder import LlamaDecoder
 
 PRECISIONS = ("auto", "bf16", "fp32")
 
@@ -103,14 +107,20 @@ class Sampler:
         self.policy = policy
         self.copy: Any = None
         if precision == "bf16":
-            self.copy = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.bfloat16)
-            self.copy.eval().requires_grad_(False)
+            copy = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.bfloat16)
+            copy.eval().requires_grad_(False)
+            self.copy = LlamaDecoder(copy) if LlamaDecoder.supports(copy.config) else copy
 
     @torch.no_grad()
     def model(self) -> Any:
-        """The model to generate with, its weights equal to the policy's now (rounded to bf16 for the copy)."""
+        """What to generate with, its weights equal to the policy's now (rounded to bf16 for the copy):
+        the policy (fp32), a `LlamaDecoder` (bf16, Llama architectures) or a plain HF model (bf16, others)."""
         if self.copy is None:
             return self.policy
+        if isinstance(self.copy, LlamaDecoder):
+            for name, weight in trained_weights(self.policy):
+                self.copy.set_weight(name, weight)
+            return self.copy
         target = dict(self.copy.named_parameters())
         for name, weight in trained_weights(self.policy):
             target[name].copy_(weight)

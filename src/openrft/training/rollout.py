@@ -1,7 +1,8 @@
 """Rollouts: turn a batch of chat prompts into sampled completions, with what the loss needs.
 
 Each prompt is rendered with the model's chat template (`add_generation_prompt=True`), left-padded,
-and sampled `group_size` times with HF `generate` (plain temperature sampling: no top-k/top-p, so the
+and sampled `group_size` times with the fused `LlamaDecoder` (training/decoder.py: the bf16 sampler of
+Llama-architecture models) or HF `generate` (plain temperature sampling: no top-k/top-p, so the
 sampling distribution is exactly softmax(logits / temperature), the policy the loss differentiates; the
 draw itself is `InverseCdfSampling`, which is cheaper on CPU than torch.multinomial).
 Completions stop at EOS or at the token budget; tokens after EOS are masked out. Each prompt is
@@ -28,6 +29,8 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from openrft.training.decoder import LlamaDecoder
+
 
 @dataclass
 class Rollout:
@@ -38,6 +41,7 @@ class Rollout:
     texts: list[str]  # [N] decoded completions, special tokens removed
     prompt_tokens: list[int]  # [N] prompt length of each sequence (unpadded)
     prompt_len: int  # P
+    prompt_index: torch.Tensor  # [N] which prompt of the batch each sequence continues (equal = same prompt)
 
     @property
     def completion_tokens(self) -> list[int]:
@@ -109,43 +113,61 @@ def generate(
     expanded = [p for p in prompts for _ in range(repeats)]  # [N] lists, groups contiguous
     unique_ids, unique_mask = left_pad(prompts, pad_id)  # [B, P]
     prompt_ids, prompt_mask = unique_ids.repeat_interleave(repeats, 0), unique_mask.repeat_interleave(repeats, 0)
-    cache = shared_prefix_cache(model, unique_ids, unique_mask, repeats) if repeats > 1 else None
-    config = GenerationConfig(
-        do_sample=False,  # greedy picks the token InverseCdfSampling drew (sampling) or the argmax (greedy)
-        max_new_tokens=max_new_tokens,
-        pad_token_id=pad_id,
-        eos_token_id=eos_ids,
-        return_dict_in_generate=True,
-        output_logits=with_logprobs and not greedy,
-    )
-    processors = LogitsProcessorList([] if greedy else [InverseCdfSampling(temperature)])
-    out = model.generate(
-        input_ids=prompt_ids,
-        attention_mask=prompt_mask,
-        generation_config=config,
-        logits_processor=processors,
-        cache=cache,
-    )
     P = prompt_ids.shape[1]
-    completion_ids = out.sequences[:, P:]  # [N, T]
-    completion_mask = mask_after_eos(completion_ids, eos_ids)  # [N, T]
     old_logprobs = None
-    if with_logprobs and not greedy:
-        logits = torch.stack(out.logits, dim=1).float() / temperature  # [N, T, V]
-        old_logprobs = F.log_softmax(logits, dim=-1).gather(-1, completion_ids.unsqueeze(-1)).squeeze(-1)
-        old_logprobs = old_logprobs * completion_mask  # [N, T]
+    if isinstance(model, LlamaDecoder):
+        if with_logprobs:
+            raise ValueError("with_logprobs needs an HF model: LlamaDecoder doesn't keep the sampling logits")
+        completion_ids = model.sample(
+            unique_ids,
+            unique_mask,
+            position_ids_for(unique_mask),
+            repeats=repeats,
+            max_new_tokens=max_new_tokens,
+            draw=None if greedy else InverseCdfSampling(temperature).draw,
+            eos_ids=eos_ids,
+            pad_id=pad_id,
+        )  # [N, T]
+        sequences = torch.cat([prompt_ids, completion_ids], dim=1)
+        completion_mask = mask_after_eos(completion_ids, eos_ids)  # [N, T]
+    else:
+        cache = shared_prefix_cache(model, unique_ids, unique_mask, repeats) if repeats > 1 else None
+        config = GenerationConfig(
+            do_sample=False,  # greedy picks the token InverseCdfSampling drew (sampling) or the argmax (greedy)
+            max_new_tokens=max_new_tokens,
+            pad_token_id=pad_id,
+            eos_token_id=eos_ids,
+            return_dict_in_generate=True,
+            output_logits=with_logprobs and not greedy,
+        )
+        processors = LogitsProcessorList([] if greedy else [InverseCdfSampling(temperature)])
+        out = model.generate(
+            input_ids=prompt_ids,
+            attention_mask=prompt_mask,
+            generation_config=config,
+            logits_processor=processors,
+            cache=cache,
+        )
+        sequences = out.sequences
+        completion_ids = sequences[:, P:]  # [N, T]
+        completion_mask = mask_after_eos(completion_ids, eos_ids)  # [N, T]
+        if with_logprobs and not greedy:
+            logits = torch.stack(out.logits, dim=1).float() / temperature  # [N, T, V]
+            old_logprobs = F.log_softmax(logits, dim=-1).gather(-1, completion_ids.unsqueeze(-1)).squeeze(-1)
+            old_logprobs = old_logprobs * completion_mask  # [N, T]
     texts = [
         str(tokenizer.decode(ids[m.bool()], skip_special_tokens=True))
         for ids, m in zip(completion_ids, completion_mask, strict=True)
     ]
     return Rollout(
-        input_ids=out.sequences,
+        input_ids=sequences,
         attention_mask=torch.cat([prompt_mask, completion_mask.long()], dim=1),
         completion_mask=completion_mask,
         old_logprobs=old_logprobs,
         texts=texts,
         prompt_tokens=[len(p) for p in expanded],
         prompt_len=P,
+        prompt_index=torch.arange(len(prompts)).repeat_interleave(repeats),
     )
 
 
@@ -161,11 +183,14 @@ class InverseCdfSampling(LogitsProcessor):
         self.temperature = temperature
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        out = torch.full_like(scores, float("-inf"))
+        return out.scatter_(1, self.draw(scores)[:, None], 0.0)  # type: ignore[return-value]
+
+    def draw(self, scores: torch.Tensor) -> torch.Tensor:
+        """One token per row of `scores` [N, V] -> [N]."""
         cdf = torch.softmax(scores.double() / self.temperature, dim=-1).cumsum(dim=-1)  # [N, V]
         u = torch.rand(cdf.shape[0], 1, dtype=cdf.dtype) * cdf[:, -1:]  # [N, 1] uniform in [0, total)
-        token = torch.searchsorted(cdf, u, right=True).clamp(max=cdf.shape[1] - 1)  # [N, 1] first cdf > u
-        out = torch.full_like(scores, float("-inf"))
-        return out.scatter_(1, token, 0.0)  # type: ignore[return-value]
+        return torch.searchsorted(cdf, u, right=True).clamp(max=cdf.shape[1] - 1).squeeze(1)  # first cdf > u
 
 
 def shared_prefix_cache(model: Any, ids: torch.Tensor, mask: torch.Tensor, repeats: int) -> DynamicCache | None:
@@ -196,17 +221,23 @@ def token_logprobs(
     temperature: float,
     *,
     with_entropy: bool = False,
+    prompt_index: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Log-probs of the completion tokens under `model` (and their entropies if asked). Each [n, T].
 
-    The decoder runs on every position; the lm_head only on the T positions that predict completion
-    tokens, on a contiguous copy of their hidden states: a strided [n, T, H] slice would make the
-    [n, T, H] x [H, V] matmul a batched one that materializes n copies of the lm_head weight.
+    `prompt_index` [n] marks rows that continue the same prompt (equal values): the decoder then runs each
+    distinct prompt once and the rows' completions attend to its shared KV cache (`shared_prefix_hidden`).
+    Gradients flow back through the shared cache, so the result and its gradient equal those of the rows
+    run one by one; a group of G samples costs 1 prompt + G completions instead of G prompts + G completions.
+
+    The lm_head only runs on the T positions that predict completion tokens, on a contiguous copy of their
+    hidden states: a strided [n, T, H] slice would make the [n, T, H] x [H, V] matmul a batched one that
+    materializes n copies of the lm_head weight.
     """
     inner: Any = model.get_base_model() if isinstance(model, PeftModel) else model
     cfg = inner.config
+    T = input_ids.shape[1] - prompt_len
     if getattr(cfg, "final_logit_softcapping", None) or getattr(cfg, "logit_scale", None):  # head does more
-        T = input_ids.shape[1] - prompt_len
         out = model(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -215,14 +246,54 @@ def token_logprobs(
             use_cache=False,
         )
         return _completion_logprobs(out.logits[:, :-1], input_ids, prompt_len, temperature, with_entropy)
-    hidden = inner.get_decoder()(
-        input_ids=input_ids,
-        attention_mask=attention_mask,
-        position_ids=position_ids_for(attention_mask),
-        use_cache=False,
-    ).last_hidden_state  # [n, P+T, H]
-    logits = inner.get_output_embeddings()(hidden[:, prompt_len - 1 : -1].contiguous())  # [n, T, V]
+    shared = prompt_index is not None and prompt_len >= 2 and len(prompt_index.unique()) < len(prompt_index)
+    if shared:
+        assert prompt_index is not None
+        hidden = shared_prefix_hidden(inner.get_decoder(), input_ids, attention_mask, prompt_len, prompt_index)
+    else:
+        hidden = inner.get_decoder()(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids_for(attention_mask),
+            use_cache=False,
+        ).last_hidden_state[:, prompt_len - 1 :]  # [n, T+1, H]
+    logits = inner.get_output_embeddings()(hidden[:, :-1].contiguous())  # [n, T, V]
     return _completion_logprobs(logits, input_ids, prompt_len, temperature, with_entropy)
+
+
+def shared_prefix_hidden(
+    decoder: Any,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    prompt_len: int,
+    prompt_index: torch.Tensor,
+) -> torch.Tensor:
+    """Hidden states of positions P-1 .. P+T-1, each distinct prompt's first P-1 tokens run once. [n, T+1, H]
+
+    Pass 1: the u distinct prompts' first P-1 tokens -> a KV cache [u, P-1] (kept in the autograd graph).
+    Pass 2: the cache rows picked for the n sequences, then each sequence's last prompt token and completion
+    against it, with the full [n, P+T] attention mask and the positions `generate` used.
+    """
+    distinct, row_to_prompt = prompt_index.unique(return_inverse=True)  # [u], [n] -> 0..u-1
+    first = torch.full((len(distinct),), len(prompt_index), dtype=torch.long)  # [u] a row of each prompt
+    first.scatter_reduce_(0, row_to_prompt, torch.arange(len(prompt_index)), reduce="amin")
+    positions = position_ids_for(attention_mask)  # [n, P+T]
+    cache = DynamicCache(config=decoder.config)
+    decoder(
+        input_ids=input_ids[first, : prompt_len - 1],
+        attention_mask=attention_mask[first, : prompt_len - 1],
+        position_ids=positions[first, : prompt_len - 1],
+        cache=cache,
+        use_cache=True,
+    )
+    cache.batch_select_indices(row_to_prompt)  # differentiable indexing: [u, ...] -> [n, ...]
+    return decoder(
+        input_ids=input_ids[:, prompt_len - 1 :],
+        attention_mask=attention_mask,
+        position_ids=positions[:, prompt_len - 1 :],
+        cache=cache,
+        use_cache=True,
+    ).last_hidden_state
 
 
 def _completion_logprobs(

@@ -287,7 +287,13 @@ def optimize(
         attention = precision.training_attention(out.input_ids.shape[1])
         with precision.autocast(precision.resolve(hp.precision)), precision.attention(model, attention):
             logp, entropy = rollout.token_logprobs(
-                model, out.input_ids[rows], out.attention_mask[rows], out.prompt_len, hp.temperature, with_entropy=True
+                model,
+                out.input_ids[rows],
+                out.attention_mask[rows],
+                out.prompt_len,
+                hp.temperature,
+                with_entropy=True,
+                prompt_index=out.prompt_index[rows],
             )
             ref_logp = reference_logprobs(model, reference, out, rows, hp) if hp.kl_beta > 0 else None
         # "Old" log-probs: the detached training forward (one update per rollout, so pi_old == pi_theta);
@@ -329,10 +335,10 @@ def reference_logprobs(
     """Log-probs under the base model: the adapter disabled (LoRA) or the frozen copy (full). [n, T]"""
     args = (out.input_ids[rows], out.attention_mask[rows], out.prompt_len, hp.temperature)
     if reference is not None:
-        return rollout.token_logprobs(reference, *args)[0]
+        return rollout.token_logprobs(reference, *args, prompt_index=out.prompt_index[rows])[0]
     assert isinstance(model, PeftModel)
     with model.disable_adapter():
-        return rollout.token_logprobs(model, *args)[0]
+        return rollout.token_logprobs(model, *args, prompt_index=out.prompt_index[rows])[0]
 
 
 def evaluate(model: Any, tokenizer: Any, prompts: list[list[int]], job: Job, ctx: Any) -> tuple[float, dict[str, Any]]:
