@@ -107,3 +107,16 @@ def test_eager_attention_for_short_training_sequences_gives_the_same_logprobs(ti
         eager, _ = rollout.token_logprobs(model, ids, mask, 5, 1.0)
     assert model.config._attn_implementation == "sdpa"  # restored
     torch.testing.assert_close(eager, sdpa, rtol=0, atol=1e-5)
+
+
+def test_bf16_autocast_keeps_lora_inputs_in_bf16_with_the_same_result(tiny_model_dir: Path) -> None:
+    policy = _lora_policy(tiny_model_dir)
+    lora = policy.get_base_model().model.layers[0].self_attn.q_proj
+    ids = torch.tensor([[3, 9, 10, 4]])
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        want = policy(input_ids=ids).logits  # PEFT casts each LoRA input to fp32 (autocast casts it back)
+    with torch.no_grad(), precision.autocast("bf16", policy):
+        assert lora.cast_input_dtype_enabled is False
+        have = policy(input_ids=ids).logits
+    assert lora.cast_input_dtype_enabled is True  # restored
+    torch.testing.assert_close(have, want, rtol=0, atol=0)

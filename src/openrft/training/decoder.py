@@ -179,16 +179,17 @@ class LlamaDecoder:
         n, S = ids.shape
         nq, nkv, d = self.n_heads, self.n_kv_heads, self.head_dim
         end = start + S
-        cos, sin = self._rotary(positions)  # [n, 1, S, d]
+        cos, signed_sin = self._rotary(positions)  # [n, 1, S, d]
         x = self.embed[ids]  # [n, S, H]
         H = x.shape[-1]
         for layer, cache in zip(self.layers, caches, strict=True):
             h = F.rms_norm(x, (H,), layer["ln1"], self.eps)
             qkv = F.linear(h, layer["qkv"]).view(n, S, nq + 2 * nkv, d).transpose(1, 2)  # [n, nq+2nkv, S, d]
-            q, k, v = qkv[:, :nq], qkv[:, nq : nq + nkv], qkv[:, nq + nkv :]
-            cache[:, :nkv, start:end] = k * cos + _rotate_half(k) * sin
-            cache[:, nkv:, start:end] = v
-            q = q * cos + _rotate_half(q) * sin
+            qk = qkv[:, : nq + nkv]
+            qk = qk * cos + qk.roll(d // 2, dims=-1) * signed_sin  # rotary on queries and keys at once
+            cache[:, :nkv, start:end] = qk[:, nq:]
+            cache[:, nkv:, start:end] = qkv[:, nq + nkv :]
+            q = qk[:, :nq]
             attended = F.scaled_dot_product_attention(
                 q, cache[:, :nkv, :end], cache[:, nkv:, :end], attn_mask=mask, enable_gqa=True
             )  # [n, nq, S, d]
@@ -199,13 +200,14 @@ class LlamaDecoder:
         return F.rms_norm(x, (H,), self.norm, self.eps)
 
     def _rotary(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """cos and sin of the rotary embedding at `positions` [n, S], as HF computes them. Each [n, 1, S, d]."""
+        """Rotary tables at `positions` [n, S], as HF computes them: cos, and sin with the sign of rotate_half.
+
+        HF: x * cos + rotate_half(x) * sin, rotate_half(x) = cat(-x2, x1) = roll(x, d/2) * (-1 .. -1, 1 .. 1).
+        Folding that sign into sin gives the same numbers with one roll. Each [n, 1, S, d].
+        """
         freqs = positions.float()[..., None] * self.inv_freq  # [n, S, d/2]
         angles = torch.cat([freqs, freqs], dim=-1)  # [n, S, d]
         cos, sin = angles.cos() * self.rope_scale, angles.sin() * self.rope_scale
-        return cos.to(self.dtype)[:, None], sin.to(self.dtype)[:, None]
-
-
-def _rotate_half(x: torch.Tensor) -> torch.Tensor:
-    first, second = x.chunk(2, dim=-1)
-    return torch.cat([-second, first], dim=-1)
+        sign = torch.ones(angles.shape[-1])
+        sign[: angles.shape[-1] // 2] = -1.0
+        return cos.to(self.dtype)[:, None], (sin * sign).to(self.dtype)[:, None]

@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 from peft import PeftModel
+from peft.helpers import disable_input_dtype_casting
 from peft.tuners.lora import LoraLayer
 from transformers import AutoModelForCausalLM
 
@@ -66,9 +67,18 @@ def base_dtype(precision: str, lora_rank: int) -> torch.dtype:
 
 
 @contextlib.contextmanager
-def autocast(precision: str) -> Iterator[None]:
-    """bf16 autocast on CPU for "bf16", nothing for "fp32"."""
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+def autocast(precision: str, model: Any = None) -> Iterator[None]:
+    """bf16 autocast on CPU for "bf16", nothing for "fp32".
+
+    With a PEFT `model`, its LoRA layers also stop casting their bf16 inputs to the adapters' fp32 dtype:
+    autocast would cast them straight back to bf16 for the adapter matmul (same numbers, ~7% of a
+    training step's time in copies).
+    """
+    bf16 = precision == "bf16"
+    with (
+        torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16),
+        disable_input_dtype_casting(model, bf16 and isinstance(model, PeftModel)),
+    ):
         yield
 
 
@@ -117,29 +127,33 @@ class Sampler:
         the policy (fp32), a `LlamaDecoder` (bf16, Llama architectures) or a plain HF model (bf16, others)."""
         if self.copy is None:
             return self.policy
-        if isinstance(self.copy, LlamaDecoder):
-            for name, weight in trained_weights(self.policy):
-                self.copy.set_weight(name, weight)
-            return self.copy
-        target = dict(self.copy.named_parameters())
-        for name, weight in trained_weights(self.policy):
-            target[name].copy_(weight)
+        target: Callable[[str], torch.Tensor] = (
+            self.copy.weight if isinstance(self.copy, LlamaDecoder) else dict(self.copy.named_parameters()).__getitem__
+        )
+        if isinstance(self.policy, PeftModel):
+            for name, lora in lora_layers(self.policy):
+                merge_into(target(f"{name}.weight"), lora)
+        else:
+            for name, weight in self.policy.named_parameters():
+                target(name).copy_(weight)
         return self.copy
 
 
-def trained_weights(policy: Any) -> Iterator[tuple[str, torch.Tensor]]:
-    """(name in the plain model, current value) of every weight training can change.
-
-    LoRA: each adapted projection's merged weight W + scale x B A (everything else is frozen).
-    Full fine-tuning: every parameter.
-    """
-    if not isinstance(policy, PeftModel):
-        yield from policy.named_parameters()
-        return
+def lora_layers(policy: PeftModel) -> Iterator[tuple[str, Any]]:
+    """(name in the plain model, lora.Linear) of every adapted projection."""
     for name, module in policy.get_base_model().named_modules():
         if isinstance(module, LoraLayer) and not module.merged:
-            lora: Any = module  # lora.Linear (target_modules="all-linear")
-            merged = lora.get_base_layer().weight.float()
-            for adapter in lora.active_adapters:
-                merged = merged + lora.get_delta_weight(adapter)
-            yield f"{name}.weight", merged
+            yield name, module
+
+
+def merge_into(out: torch.Tensor, lora: Any) -> None:
+    """out = W + scale x B A, the adapted projection's merged weight, in out's dtype (bf16).
+
+    One addmm per projection, with B and A rounded to bf16 first: ~4x faster than merging in fp32 and
+    rounding the result (0.05 vs 0.2 s for SmolLM2's 210 projections). The extra error is that of
+    rounding the delta, ~2^-8 x |scale x B A|, small next to the rounding of the sum, 2^-8 x |W|.
+    """
+    (adapter,) = lora.active_adapters  # the trainer's one adapter: plain LoRA (no DoRA), nn.Linear layout
+    a, b = lora.lora_A[adapter].weight, lora.lora_B[adapter].weight  # [r, in], [out, r]
+    base = lora.get_base_layer().weight
+    torch.addmm(base.to(out.dtype), b.to(out.dtype), a.to(out.dtype), alpha=lora.scaling[adapter], out=out)

@@ -285,7 +285,7 @@ def optimize(
         rows = torch.tensor(active[start : start + hp.micro_batch_size])
         mask = out.completion_mask[rows]  # [n, T]
         attention = precision.training_attention(out.input_ids.shape[1])
-        with precision.autocast(precision.resolve(hp.precision)), precision.attention(model, attention):
+        with precision.autocast(precision.resolve(hp.precision), model), precision.attention(model, attention):
             logp, entropy = rollout.token_logprobs(
                 model,
                 out.input_ids[rows],
