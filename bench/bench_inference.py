@@ -5,7 +5,10 @@ for 1, 4 and 16 concurrent chat requests it reports aggregate completion tokens 
 first token (TTFT), beside a baseline that serves the same requests one after another with
 `model.generate` (greedy, same max tokens). Usage:
 
-    python bench/bench_inference.py [--max-tokens 64] [--levels 1,4,16] [--threads N] [--dtype bfloat16]
+    python bench/bench_inference.py [--max-tokens 64] [--levels 1,4,16] [--threads N] [--dtype auto]
+
+The engine runs in the server's default dtype (`auto`: bf16 on CPUs with native bf16 matmuls); the
+baseline runs in fp32 (transformers' default for this model) and, when it differs, in the engine's dtype.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 import torch
 
 from openrft.inference.engine import Delta, Engine, Finished, SamplingParams
-from openrft.inference.hf_engine import DTYPES, HFEngine
+from openrft.inference.hf_engine import DTYPES, HFEngine, resolve_dtype
 from openrft.inference.registry import DEFAULT_BASE_MODEL, ResolvedModel, ensure_base_model
 from openrft.settings import Settings
 
@@ -100,7 +103,7 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--levels", default="1,4,16")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    parser.add_argument("--dtype", choices=sorted(DTYPES), default="float32", help="weights dtype, both sides")
+    parser.add_argument("--dtype", choices=["auto", *sorted(DTYPES)], default="auto", help="the engine's weights dtype")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -109,34 +112,39 @@ def main() -> None:
     settings = Settings(home=Path(tempfile.gettempdir()) / "openrft-bench")
     path = ensure_base_model(settings, DEFAULT_BASE_MODEL)
     model = ResolvedModel(DEFAULT_BASE_MODEL, "base", DEFAULT_BASE_MODEL, path, None)
-    engine = HFEngine(dtype=args.dtype)
+    dtype = resolve_dtype(args.dtype)
+    engine = HFEngine(dtype=dtype)
     tokenizer = engine.tokenizer(model)
-    hf_model = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[args.dtype]).eval()
+    # Baselines: `generate` in fp32 (transformers' default for this model) and in the engine's dtype.
+    baselines = {
+        f"sequential generate {d}": AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[d]).eval()
+        for d in dict.fromkeys(["float32", dtype])
+    }
     run_engine(engine, model, prompts(tokenizer, 2), 4)  # warm-up: load, first-call overheads
-    run_sequential(hf_model, prompts(tokenizer, 1), 4)
+    for hf_model in baselines.values():
+        run_sequential(hf_model, prompts(tokenizer, 1), 4)
 
     threads = torch.get_num_threads()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"smollm2-135m-instruct, {args.dtype} CPU, torch threads={threads}, greedy, max_tokens={args.max_tokens}")
+    print(f"smollm2-135m-instruct, engine {dtype} CPU, torch threads={threads}, greedy, max_tokens={args.max_tokens}")
     print(f"machine: {os.cpu_count()} CPUs, load average before the run: {load}")
     header = ["concurrency", "mode", "tokens", "wall s", "agg tok/s", "TTFT mean s", "TTFT p50 s"]
-    print(f"{header[0]:>11} | {header[1]:<24} | " + " | ".join(f"{h:>9}" for h in header[2:]))
-    print("-" * 96)
+    print(f"{header[0]:>11} | {header[1]:<34} | " + " | ".join(f"{h:>9}" for h in header[2:]))
+    print("-" * 106)
     for level in [int(x) for x in args.levels.split(",")]:
         batch = prompts(tokenizer, level)
-        rows = {
-            "sequential generate": run_sequential(hf_model, batch, args.max_tokens),
-            "openrft engine (batched)": run_engine(engine, model, batch, args.max_tokens),
-        }
+        rows = {name: run_sequential(hf_model, batch, args.max_tokens) for name, hf_model in baselines.items()}
+        rows[f"openrft engine {dtype} (batched)"] = run_engine(engine, model, batch, args.max_tokens)
         rates = {}
         for name, (wall, ttft, tokens) in rows.items():
             rates[name] = tokens / wall
             print(
-                f"{level:>11} | {name:<24} | {tokens:>9} | {wall:>9.2f} | {tokens / wall:>9.1f} | "
+                f"{level:>11} | {name:<34} | {tokens:>9} | {wall:>9.2f} | {tokens / wall:>9.1f} | "
                 f"{statistics.mean(ttft):>9.3f} | {statistics.median(ttft):>9.3f}"
             )
-        speedup = rates["openrft engine (batched)"] / rates["sequential generate"]
-        print(f"{'':>11} | speedup x{speedup:.2f}")
+        engine_rate = rates.pop(f"openrft engine {dtype} (batched)")
+        speedups = ", ".join(f"x{engine_rate / rate:.2f} vs {name}" for name, rate in rates.items())
+        print(f"{'':>11} | speedup {speedups}")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,9 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=5, description="Claims of one job before it fails for good.")
     embedded_worker: bool = Field(default=True, description="Run a worker inside `openrft serve`.")
     inference_dtype: str = Field(
-        default="float32", description="Serving weights dtype: float32, or bfloat16 (faster batches on AMX CPUs)."
+        default="auto",
+        description="Serving weights dtype: auto (bfloat16 on CPUs with native bf16, else float32), float32 "
+        "(seeded outputs that don't depend on what else shares the batch), or bfloat16.",
     )
     sandbox_mode: str = Field(default="auto", description="User-code sandbox: auto|bubblewrap|rlimits|unavailable.")
     python_grader_timeout_s: float = Field(default=120.0, description="Wall time of one python-grader call.")

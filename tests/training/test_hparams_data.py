@@ -39,7 +39,7 @@ def test_explicit_values_and_derived_numbers() -> None:
 
 
 def test_precision_is_pinned_to_what_runs() -> None:
-    from openrft.training.precision import cpu_has_fast_bf16
+    from openrft.hardware import cpu_has_fast_bf16
 
     assert resolve({}, 10, 0).precision == ("bf16" if cpu_has_fast_bf16() else "fp32")  # "auto" resolved
     assert resolve({"precision": "fp32"}, 10, 0).precision == "fp32"

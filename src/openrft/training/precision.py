@@ -28,7 +28,6 @@ log-probs (N x T x V logits kept by `generate`) for a correction of that size.
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -39,19 +38,10 @@ from peft.helpers import disable_input_dtype_casting
 from peft.tuners.lora import LoraLayer
 from transformers import AutoModelForCausalLM
 
+from openrft.hardware import cpu_has_fast_bf16
 from openrft.training.decoder import LlamaDecoder
 
 PRECISIONS = ("auto", "bf16", "fp32")
-
-
-@functools.cache
-def cpu_has_fast_bf16() -> bool:
-    """True when this CPU has native bf16 matrix instructions (AMX or AVX512-BF16) and oneDNN can use them."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return torch.backends.mkldnn.is_available() and ("amx_bf16" in flags or "avx512_bf16" in flags)
 
 
 def resolve(precision: str) -> str:
