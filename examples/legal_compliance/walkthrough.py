@@ -22,7 +22,7 @@ HYPERPARAMETERS = {
     "temperature": 0.7,  # at 1.0 the 135M model rambles and rarely cites an article at all
     "eval_interval": 5,
     "eval_samples": 30,
-    "learning_rate_multiplier": 10.0,  # x 1e-4 (LoRA): 1.0 barely moves a 135M model in one epoch
+    "learning_rate_multiplier": 5.0,  # x 1e-4 (LoRA): 1.0 barely moves a 135M model; 10 collapsed it here
 }
 
 if __name__ == "__main__":
@@ -33,5 +33,5 @@ if __name__ == "__main__":
         function_name="gdpr-citation-reward",
         description="GDPR example: right article cited, no wrong one, one sentence",
         hyperparameters=HYPERPARAMETERS,
-        metric_names=["citation_correct", "wrong_citation", "brevity"],
+        metric_names=["citation_correct", "wrong_citation", "brevity", "right_chapter"],
     )

@@ -33,11 +33,11 @@ def words(n: int, lead: str = "Article 17") -> str:
         ("article 17", 1.0),  # case-insensitive
         ("", 0.0),  # nothing cited: no brevity bonus either
         ("You can ask us to delete it.", 0.0),
-        ("Article 15 applies.", 0.8 * 0.3 + 0.2 - 0.25),  # same chapter (III): 0.19
-        ("Articles 15 and 17 apply.", 0.75),  # 0.8 + 0.2 - 0.5 * 0.5 (the extra one is a neighbour)
+        ("Article 15 applies.", 0.0),  # same chapter (III), still wrong: 0.2 - 0.5, clipped at 0
+        ("Articles 15 and 17 apply.", 0.5),  # 0.8 + 0.2 - 0.5
         ("Article 33 applies.", 0.0),  # another chapter (IV): 0.2 - 0.5, clipped at 0
         ("Articles 33 and 17 apply.", 0.5),  # 0.8 + 0.2 - 0.5
-        ("Articles 15 and 33 apply.", 0.0),  # 0.24 + 0.2 - 0.5, clipped
+        ("Articles 15 and 33 apply.", 0.0),  # 0.2 - 0.5, clipped
         ("Article 17, within 30 days.", 1.0),  # "30 days" is not a citation
         (words(46), 0.8 + 0.2 * (1 - 11 / 55)),  # 46 words: brevity 1 - (46 - 35) / 55 = 0.8
         (words(90), 0.8),  # brevity 0
@@ -57,7 +57,12 @@ def test_metrics_list_names_each_criterion() -> None:
         "citation_correct": (1.0, "Reward"),
         "wrong_citation": (1.0, "Metric"),
         "brevity": (1.0, "Metric"),
+        "right_chapter": (1.0, "Metric"),  # 17 is Chapter III
     }
+    [neighbour] = reward.lambda_handler([sample("Article 15 applies.")], None)
+    assert {m["name"]: m["value"] for m in neighbour["metrics_list"]}["right_chapter"] == 1.0
+    [unrelated] = reward.lambda_handler([sample("Article 33 applies.")], None)
+    assert {m["name"]: m["value"] for m in unrelated["metrics_list"]}["right_chapter"] == 0.0
 
 
 CHAPTERS = [("1", 1), ("4", 1), ("5", 2), ("11", 2), ("12", 3), ("23", 3), ("24", 4), ("43", 4), ("44", 5)]
@@ -74,7 +79,7 @@ def test_accepted_articles_all_earn_full_credit() -> None:
     results = reward.lambda_handler(
         [sample(f"See Article {a}.", "37", dpo, sid=a) for a in ("37", "38", "39", "40")], None
     )
-    assert [r["aggregate_reward_score"] for r in results] == pytest.approx([1.0, 1.0, 1.0, 0.19])  # 40: chapter IV
+    assert [r["aggregate_reward_score"] for r in results] == pytest.approx([1.0, 1.0, 1.0, 0.0])  # 40: not accepted
 
 
 @pytest.mark.parametrize(

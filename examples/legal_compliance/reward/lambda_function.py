@@ -5,21 +5,21 @@ metadata}`; the answer is a list of `{id, aggregate_reward_score, metrics_list}`
 only, so the zip is just this file.
 
 The business rule: a compliance answer must cite the article that governs the question, must not cite
-a wrong one, and should be one sentence. An article of the right GDPR chapter (say Article 22 for a
-question on the right to object, Article 21: both are data subject rights, Chapter III) still sends
-the reader to the right part of the regulation, so it earns partial credit and half the penalty; a
-small model rarely names the exact article at first, and this partial credit is what it learns from.
+a wrong one, and should be one sentence.
 
     aggregate = clip(0.8 * citation_correct + 0.2 * brevity * cited_any - 0.5 * wrong_citation, 0, 1)
-    citation_correct = 1 if an accepted article ("Article 17", "Art. 17(1)", "Articles 15 and 17") is cited,
-                       else 0.3 if an article of the expected article's chapter is cited, else 0
-    wrong_citation   = 1 if an article of another chapter is cited, else 0.5 if another article of the
-                       same chapter is cited, else 0
+    citation_correct = 1 if an accepted article ("Article 17", "Art. 17(1)", "Articles 15 and 17") is cited, else 0
+    wrong_citation   = 1 if any other article is cited, else 0
     brevity          = 1 up to 35 words, falling linearly to 0 at 90 words (0 for an empty answer)
+    right_chapter    = 1 if a cited article is in the expected article's GDPR chapter (a metric only)
 
-So: the right article alone, briefly, 1.0; the right one plus a neighbour 0.75; the right one plus an
-unrelated one 0.5; a neighbour alone 0.19; no citation, or only unrelated ones, 0.0. A sample missing
-its fields scores 0 without failing the batch.
+So: the right article alone, briefly, 1.0; the right one plus another 0.5; a wrong one alone, or no
+citation, 0.0. A sample missing its fields scores 0 without failing the batch.
+
+Why no credit for an article of the right chapter (an earlier version gave 0.19 for one): a measured
+run (examples/legal_compliance/README.md) found that one constant answer, "Article 28", earned that
+credit on the third of the questions whose article is in Chapter IV, and the policy collapsed onto it.
+Only the exact article is rewarded now; `right_chapter` still shows whether answers get closer.
 """
 
 import re
@@ -79,13 +79,13 @@ def score_sample(sample: dict) -> tuple[float, dict[str, float]]:
     accepted = {str(int(article))} | {str(int(a)) for a in field(sample, "accepted_articles") or []}
     answer = answer_text(sample)
     cited = cited_articles(answer)
-    others = cited - accepted
-    same_chapter = {a for a in others if chapter(a) == chapter(str(article))}
-    correct = 1.0 if cited & accepted else 0.3 if same_chapter else 0.0
-    wrong = 1.0 if others - same_chapter else 0.5 if same_chapter else 0.0
+    correct = 1.0 if cited & accepted else 0.0
+    wrong = 1.0 if cited - accepted else 0.0
+    right_chapter = 1.0 if any(chapter(a) == chapter(str(article)) for a in cited) else 0.0
     brevity = brevity_score(answer)
     aggregate = 0.8 * correct + 0.2 * brevity * (1.0 if cited else 0.0) - 0.5 * wrong
-    return min(1.0, max(0.0, aggregate)), {"citation_correct": correct, "wrong_citation": wrong, "brevity": brevity}
+    metrics = {"citation_correct": correct, "wrong_citation": wrong, "brevity": brevity, "right_chapter": right_chapter}
+    return min(1.0, max(0.0, aggregate)), metrics
 
 
 def lambda_handler(event, context):
@@ -96,7 +96,8 @@ def lambda_handler(event, context):
         try:
             aggregate, metrics = score_sample(sample)
         except (KeyError, TypeError, ValueError, AttributeError):
-            aggregate, metrics = 0.0, {"citation_correct": 0.0, "wrong_citation": 0.0, "brevity": 0.0}
+            aggregate = 0.0
+            metrics = {"citation_correct": 0.0, "wrong_citation": 0.0, "brevity": 0.0, "right_chapter": 0.0}
         results.append(
             {
                 "id": str(sample.get("id", i)),
@@ -105,6 +106,7 @@ def lambda_handler(event, context):
                     {"name": "citation_correct", "value": metrics["citation_correct"], "type": "Reward"},
                     {"name": "wrong_citation", "value": metrics["wrong_citation"], "type": "Metric"},
                     {"name": "brevity", "value": round(metrics["brevity"], 6), "type": "Metric"},
+                    {"name": "right_chapter", "value": metrics["right_chapter"], "type": "Metric"},
                 ],
             }
         )
