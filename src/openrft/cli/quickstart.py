@@ -43,7 +43,7 @@ console = Console()
 
 FUNCTION_NAME = "ticket-triage-reward"
 TERMINAL_STATUSES = {"succeeded", "failed", "cancelled"}
-# Sized so the whole run takes about five minutes on a 2-core CPU (README: measured figures).
+# Sized so the whole run takes 5-7 minutes on a 2-core CPU (README: measured figures).
 DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
     "n_epochs": 3,
     "batch_size": 4,
