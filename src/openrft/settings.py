@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,7 +30,7 @@ class Settings(BaseSettings):
     poll_s: float = Field(default=1.0, description="How often an idle worker looks for queued jobs.")
     max_attempts: int = Field(default=5, description="Claims of one job before it fails for good.")
     embedded_worker: bool = Field(default=True, description="Run a worker inside `openrft serve`.")
-    inference_dtype: str = Field(
+    inference_dtype: Literal["auto", "float32", "bfloat16"] = Field(
         default="auto",
         description="Serving weights dtype: auto (bfloat16 on CPUs with native bf16, else float32), float32 "
         "(seeded outputs that don't depend on what else shares the batch), or bfloat16.",

@@ -103,3 +103,11 @@ def test_supports_only_what_it_computes() -> None:
     assert not LlamaDecoder.supports(LlamaConfig(**base, mlp_bias=True))
     assert not LlamaDecoder.supports(LlamaConfig(**base, hidden_act="gelu"))
     assert not LlamaDecoder.supports(LlamaConfig(**base, rope_parameters={"rope_type": "dynamic", "factor": 2.0}))
+
+
+def test_sampling_logprobs_need_an_hf_model(tiny_model_dir: Path) -> None:
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    decoder = LlamaDecoder(AutoModelForCausalLM.from_pretrained(tiny_model_dir))
+    prompt = rollout.render_prompt(tok, [{"role": "user", "content": "no"}], None)
+    with pytest.raises(ValueError, match="with_logprobs needs an HF model"):
+        rollout.generate(decoder, tok, [prompt], group_size=2, max_new_tokens=3, temperature=1.0, with_logprobs=True)
