@@ -6,12 +6,14 @@ installation by pointing `OPENRFT_HOME` at a temporary folder.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from openrft.egress import EgressPolicy
 
 
 class Settings(BaseSettings):
@@ -38,8 +40,35 @@ class Settings(BaseSettings):
     sandbox_mode: str = Field(default="auto", description="User-code sandbox: auto|bubblewrap|rlimits|unavailable.")
     python_grader_timeout_s: float = Field(default=120.0, description="Wall time of one python-grader call.")
 
+    # Outbound calls made on a tenant's behalf (http lambda graders, judges' api_base): see openrft.egress.
+    outbound_public: bool = Field(default=True, description="Tenants' outbound calls may reach public addresses.")
+    outbound_allow: list[str] = Field(
+        default_factory=list,
+        description="JSON list of hostnames (*.suffix allowed), IPs or CIDRs, each with an optional :port, that "
+        "outbound calls may reach beyond public addresses (loopback, private and link-local are refused otherwise).",
+    )
+    outbound_secrets: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='JSON object: environment variable -> URL prefixes it may be sent to, e.g. {"JUDGE_API_KEY": '
+        '["https://api.openai.com/v1"]}; the only secrets a grader may name (never OPENRFT_*).',
+    )
+    outbound_aws_accounts: list[str] = Field(
+        default_factory=list,
+        description="AWS account ids whose Lambda functions graders may invoke with the server's AWS credentials.",
+    )
+
     def model_post_init(self, __context: object) -> None:
         self.home = self.home.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _check_egress(self) -> Settings:
+        self.egress  # noqa: B018 - a malformed OPENRFT_OUTBOUND_* setting fails at start-up, naming itself
+        return self
+
+    @cached_property
+    def egress(self) -> EgressPolicy:
+        """The outbound-call policy these settings describe."""
+        return EgressPolicy.from_settings(self)
 
     @property
     def db_url(self) -> str:

@@ -26,7 +26,9 @@ needs_sandbox = pytest.mark.skipif(detect_mode()[0] == "unavailable", reason="no
 
 @pytest.fixture
 def settings(home: Path) -> Settings:
-    return Settings(home=home, admin_key=ADMIN_KEY, python_grader_timeout_s=2.0)
+    # The fake judges and reward endpoints listen on loopback, which the operator must allow (the default
+    # refusal is tested in test_hostile_tenant.py).
+    return Settings(home=home, admin_key=ADMIN_KEY, python_grader_timeout_s=2.0, outbound_allow=["127.0.0.1"])
 
 
 def sc(**kw: Any) -> dict[str, Any]:

@@ -130,13 +130,23 @@ def events(n: int) -> list[dict[str, Any]]:
     ]
 
 
+@dataclass
+class EgressOnly:
+    settings: Settings
+
+
+LOOPBACK = EgressOnly(Settings(outbound_allow=["127.0.0.1"]))
+
+
 def test_http_target_in_batches(http_endpoint: str) -> None:
-    result = rw.call_reward_function(None, "proj_default", http_endpoint + "/score", events(5), batch_size=2)
+    denied = rw.call_reward_function(None, "proj_default", http_endpoint + "/score", events(2))
+    assert denied.errors == [rw.E_INVOCATION] * 2 and "OPENRFT_OUTBOUND_ALLOW" in str(denied.details[0])
+    result = rw.call_reward_function(LOOPBACK, "proj_default", http_endpoint + "/score", events(5), batch_size=2)
     assert result.rewards == [0.0, 0.1, 0.2, 0.3, 0.4] and result.errors == [None] * 5
     assert result.audit["function_name"].endswith("/score")
-    failed = rw.call_reward_function(None, "proj_default", http_endpoint + "/fail", events(3))
+    failed = rw.call_reward_function(LOOPBACK, "proj_default", http_endpoint + "/fail", events(3))
     assert failed.errors == [rw.E_INVOCATION] * 3 and "HTTP 500" in str(failed.details[0])
-    unreachable = rw.call_reward_function(None, "proj_default", "http://127.0.0.1:1/x", events(1))
+    unreachable = rw.call_reward_function(LOOPBACK, "proj_default", "http://127.0.0.1:1/x", events(1))
     assert unreachable.errors == [rw.E_INVOCATION]
 
 
@@ -150,9 +160,13 @@ def test_foreign_arn_without_boto3_is_a_clear_error(monkeypatch: pytest.MonkeyPa
             raise ImportError("no boto3")
         return real_import(name, *args, **kwargs)
 
+    arn = "arn:aws:lambda:us-west-2:999999999999:function:f"
+    refused = rw.call_reward_function(None, "proj_default", arn, events(1))  # the server's AWS identity: opt-in
+    assert refused.errors == [rw.E_INVOCATION] and "OPENRFT_OUTBOUND_AWS_ACCOUNTS" in str(refused.details[0])
     monkeypatch.setattr(builtins, "__import__", no_boto3)
+    allowed = EgressOnly(Settings(outbound_aws_accounts=["999999999999"]))
     with pytest.raises(RuntimeError, match=r"openrft\[aws\]"):
-        rw.call_reward_function(None, "proj_default", "arn:aws:lambda:us-west-2:999999999999:function:f", events(1))
+        rw.call_reward_function(allowed, "proj_default", arn, events(1))
 
 
 @dataclass

@@ -11,8 +11,10 @@ samples it concerns: they score 0 and carry a reason, so a broken reward shows u
 metrics instead of silently training on garbage.
 
 Targets: an openrft function of the project (NAME[:QUALIFIER] or its ARN) runs in the sandbox; an ARN of
-another account goes to real AWS Lambda through boto3 (extra `openrft[aws]`); an `https://` URL gets
-the event as a JSON POST.
+another account goes to real AWS Lambda through boto3 (extra `openrft[aws]`), for the accounts the
+operator lists in `OPENRFT_OUTBOUND_AWS_ACCOUNTS`; an `https://` URL gets the event as a JSON POST,
+through the operator's egress policy (openrft.egress). A refused target fails its samples with the
+policy's reason.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from openrft.egress import EgressDenied, EgressPolicy
 from openrft.functions.arn import is_aws_arn
 from openrft.store.blobs import BlobStore
 
@@ -224,13 +227,19 @@ def _call_local(
     return parsed, fn.audit(), logs
 
 
-def _call_http(url: str, batches: list[list[dict[str, Any]]]) -> tuple[list[ParsedRewards], dict[str, Any], list[str]]:
+def _call_http(
+    url: str, batches: list[list[dict[str, Any]]], egress: EgressPolicy
+) -> tuple[list[ParsedRewards], dict[str, Any], list[str]]:
+    """POST each batch to an HTTP reward endpoint, through the operator's egress policy."""
     parsed = []
-    with httpx.Client(timeout=HTTP_TIMEOUT_S) as client:
+    with egress.client(timeout_s=HTTP_TIMEOUT_S) as client:
         for batch in batches:
             ids = [e["id"] for e in batch]
             try:
                 response = client.post(url, json=batch)
+            except EgressDenied as exc:
+                parsed.append(_failed(len(ids), E_INVOCATION, exc.message))
+                continue
             except httpx.TimeoutException:
                 parsed.append(_failed(len(ids), E_TIMEOUT, f"{url} did not answer within {HTTP_TIMEOUT_S} s"))
                 continue
@@ -245,7 +254,15 @@ def _call_http(url: str, batches: list[list[dict[str, Any]]]) -> tuple[list[Pars
     return parsed, {"function_name": url, "version": None, "code_sha256": None, "arn": None}, []
 
 
-def _call_aws(arn: str, batches: list[list[dict[str, Any]]]) -> tuple[list[ParsedRewards], dict[str, Any], list[str]]:
+def _call_aws(
+    arn: str, batches: list[list[dict[str, Any]]], egress: EgressPolicy
+) -> tuple[list[ParsedRewards], dict[str, Any], list[str]]:
+    """Invoke a function on AWS Lambda with the server's AWS credentials, for accounts the operator allows."""
+    try:
+        egress.check_aws_account(arn.split(":")[4])
+    except EgressDenied as exc:
+        audit = {"function_name": arn.split(":")[6], "version": None, "code_sha256": None, "arn": arn}
+        return [_failed(len(b), E_INVOCATION, exc.message) for b in batches], audit, []
     try:
         import boto3  # optional extra
     except ImportError as exc:
@@ -296,10 +313,11 @@ def call_reward_function(
     """
     started = time.monotonic()
     batches = [events[i : i + batch_size] for i in range(0, len(events), batch_size)]
+    egress = ctx.settings.egress if getattr(ctx, "settings", None) is not None else EgressPolicy()
     if ref.startswith(("https://", "http://")):
-        parsed, audit, logs = _call_http(ref, batches)
+        parsed, audit, logs = _call_http(ref, batches, egress)
     elif is_aws_arn(ref, project_id):
-        parsed, audit, logs = _call_aws(ref, batches)
+        parsed, audit, logs = _call_aws(ref, batches, egress)
     else:
         parsed, audit, logs = _call_local(ctx, project_id, ref, batches)
     rewards = [r for p in parsed for r in p.rewards]

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from openrft.egress import EgressPolicy
 from openrft.graders.errors import GradeError
 
 
@@ -94,6 +95,11 @@ class GradingContext:
     python_memory_mb: int = 2048
     judge_cache: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def egress(self) -> EgressPolicy:
+        """The operator's outbound-call policy (the default one when no settings are given)."""
+        return self.settings.egress if self.settings is not None else EgressPolicy()
 
 
 @dataclass

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 import httpx
 
 from openrft.api.errors import OpenRFTError
+from openrft.egress import EgressDenied, EgressPolicy
 from openrft.graders import schemas as s
 from openrft.graders.context import GradingContext, Outcome, TokenUsage
 from openrft.graders.errors import GradeError
@@ -86,12 +86,6 @@ def request_body(grader: JudgeGrader, messages: list[dict[str, Any]]) -> dict[st
     return body
 
 
-def _api_key(extras: s.JudgeExtras) -> str | None:
-    if extras.api_key_env:
-        return os.environ.get(extras.api_key_env)
-    return extras.api_key
-
-
 def _retry_after(response: httpx.Response | None, attempt: int) -> float:
     header = response.headers.get("retry-after") if response is not None else None
     try:
@@ -101,26 +95,36 @@ def _retry_after(response: httpx.Response | None, attempt: int) -> float:
     return min(max(wait, 0.0), MAX_BACKOFF_S)
 
 
-def call_remote(extras: s.JudgeExtras, body: dict[str, Any]) -> dict[str, Any]:
-    """POST one chat completion to an OpenAI-compatible endpoint, retrying transient failures."""
+def call_remote(extras: s.JudgeExtras, body: dict[str, Any], egress: EgressPolicy) -> dict[str, Any]:
+    """POST one chat completion to an OpenAI-compatible endpoint, retrying transient failures.
+
+    The call goes through the operator's egress policy (openrft.egress): the address is checked after
+    DNS resolution and on every redirect, and `api_key_env` resolves only to a secret the operator
+    allows for this URL."""
     assert extras.api_base is not None
     url = extras.api_base.rstrip("/") + "/chat/completions"
-    key = _api_key(extras)
+    try:
+        key = egress.secret(extras.api_key_env, url) if extras.api_key_env else extras.api_key
+    except EgressDenied as exc:
+        raise GradeError("model_grader_server_error", exc.message) from None
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     problem = ""
-    for attempt in range(extras.max_retries + 1):
-        response = None
-        try:
-            response = httpx.post(url, json=body, headers=headers, timeout=extras.timeout_s)
-            if response.status_code == 200:
-                return dict(response.json())
-            problem = f"HTTP {response.status_code}: {response.text[:300]}"
-            if response.status_code not in RETRY_STATUS:
-                break
-        except (httpx.TransportError, json.JSONDecodeError) as exc:
-            problem = f"{type(exc).__name__}: {exc}"
-        if attempt < extras.max_retries:
-            time.sleep(_retry_after(response, attempt))
+    with egress.client(timeout_s=extras.timeout_s) as client:
+        for attempt in range(extras.max_retries + 1):
+            response = None
+            try:
+                response = client.post(url, json=body, headers=headers)
+                if response.status_code == 200:
+                    return dict(response.json())
+                problem = f"HTTP {response.status_code}: {response.text[:300]}"
+                if response.status_code not in RETRY_STATUS:
+                    break
+            except EgressDenied as exc:
+                raise GradeError("model_grader_server_error", f"judge at {url}: {exc.message}") from None
+            except (httpx.HTTPError, json.JSONDecodeError) as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            if attempt < extras.max_retries:
+                time.sleep(_retry_after(response, attempt))
     raise GradeError("model_grader_server_error", f"judge at {url} failed: {problem}")
 
 
@@ -154,7 +158,7 @@ def judge(grader: JudgeGrader, messages: list[dict[str, Any]], ctx: GradingConte
     if cached is not None:
         return cached, True
     if grader.openrft is not None and grader.openrft.api_base:
-        reply = call_remote(grader.openrft, body)
+        reply = call_remote(grader.openrft, body, ctx.egress)
     else:
         reply = call_local(ctx, body)
     with ctx.lock:

@@ -10,9 +10,12 @@ or an `ft:` id). To grade with any OpenAI-compatible endpoint instead, add an `o
     {"type": "score_model", "name": "judge", "model": "gpt-4.1-mini", "input": [...],
      "openrft": {"api_base": "https://api.example.com/v1", "api_key_env": "JUDGE_API_KEY"}}
 
-`api_key_env` names an environment variable of the openrft server (preferred: the key is not stored
-with the job); `api_key` carries the key inline. `timeout_s`, `max_retries` and `structured_output`
-(send OpenAI's json_schema response_format, default true) tune the calls.
+`api_key_env` names a secret the operator allows for that URL in `OPENRFT_OUTBOUND_SECRETS` (an
+environment variable of the server; never an `OPENRFT_*` one); `api_key` carries the key inline. The
+URL itself must be allowed by the operator's egress policy (openrft.egress: public addresses by
+default, loopback and private ranges only when listed in `OPENRFT_OUTBOUND_ALLOW`). `timeout_s`,
+`max_retries` and `structured_output` (send OpenAI's json_schema response_format, default true) tune
+the calls.
 """
 
 from __future__ import annotations

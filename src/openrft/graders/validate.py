@@ -8,11 +8,14 @@ at `grader` (e.g. `grader.graders.accuracy.operation`), as OpenAI's error body d
 from __future__ import annotations
 
 import ast
-import os
+import functools
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from openrft.egress import EgressDenied, EgressPolicy
+from openrft.functions.arn import InvalidReference, is_aws_arn, parse_ref
 from openrft.graders import schemas as s
 from openrft.graders.errors import GraderValidationError
 from openrft.graders.formula import FormulaError, parse_formula
@@ -21,9 +24,17 @@ from openrft.graders.templates import TemplateSyntaxError, check_template
 MAX_PYTHON_SOURCE_BYTES = 256 * 1024
 
 
-def validate_grader(grader: Any) -> dict[str, Any]:
-    """Check a grader definition; return it normalized (multi `graders` keyed by name, None fields dropped)."""
+def validate_grader(
+    grader: Any, *, egress: EgressPolicy | None = None, project_id: str | None = None
+) -> dict[str, Any]:
+    """Check a grader definition; return it normalized (multi `graders` keyed by name, None fields dropped).
+
+    Every URL, secret and AWS account it names is checked against `egress`, the operator's outbound
+    policy (None: the default policy, public addresses only, no secrets, no AWS accounts); with
+    `project_id`, an ARN of any account but the project's own is an AWS Lambda call, checked too.
+    """
     model = parse_grader(grader)
+    check_outbound(model, egress or EgressPolicy(), project_id=project_id)
     return dump(model)
 
 
@@ -161,14 +172,63 @@ def _check_judge(model: s.ScoreModelGrader | s.LabelModelGrader, param: str) -> 
         for text in _message_texts(message.content):
             _template(text, f"{param}.input.{i}.content")
     extras = model.openrft
-    if extras is not None and extras.api_base is not None:
-        if not extras.api_base.startswith(("http://", "https://")):
-            raise GraderValidationError("api_base must be an http(s) URL", param=f"{param}.openrft.api_base")
-        if extras.api_key_env and extras.api_key_env not in os.environ:
-            raise GraderValidationError(
-                f"environment variable {extras.api_key_env} is not set on the server",
-                param=f"{param}.openrft.api_key_env",
-            )
+    if extras is not None and extras.api_key_env and not extras.api_base:
+        raise GraderValidationError(
+            "api_key_env is only sent to an api_base; a judge served here needs no key",
+            param=f"{param}.openrft.api_key_env",
+        )
+
+
+def _named_targets(model: s.AnyGrader, param: str) -> Iterator[tuple[str, s.AnyGrader]]:
+    if isinstance(model, s.MultiGrader):
+        for key, sub in model.graders.items():
+            yield from _named_targets(sub, f"{param}.graders.{key}")
+    else:
+        yield param, model
+
+
+def lambda_functions(model: s.AnyGrader, param: str = "grader") -> list[tuple[str, str]]:
+    """(param, reference) of every lambda grader naming an openrft function (not a URL or an AWS ARN)."""
+    out = []
+    for where, grader in _named_targets(model, param):
+        if isinstance(grader, s.LambdaGrader) and not grader.lambda_.function.startswith(("http://", "https://")):
+            out.append((f"{where}.lambda.function", grader.lambda_.function))
+    return out
+
+
+def check_outbound(
+    model: s.AnyGrader, egress: EgressPolicy, *, project_id: str | None = None, param: str = "grader"
+) -> None:
+    """Every place the grader would make the server call or send a secret, checked against the policy."""
+    for where, grader in _named_targets(model, param):
+        for field, check in _outbound_checks(grader, egress, project_id, where):
+            try:
+                check()
+            except (EgressDenied, InvalidReference) as exc:
+                raise GraderValidationError(f"{field}: {exc}", param=field) from None
+
+
+def _outbound_checks(
+    grader: s.AnyGrader, egress: EgressPolicy, project_id: str | None, where: str
+) -> Iterator[tuple[str, Callable[[], object]]]:
+    if isinstance(grader, s.ScoreModelGrader | s.LabelModelGrader) and grader.openrft and grader.openrft.api_base:
+        base, key_env = grader.openrft.api_base, grader.openrft.api_key_env
+        yield f"{where}.openrft.api_base", lambda: egress.check_url(base)
+        if key_env:
+            url = base.rstrip("/") + "/chat/completions"  # where model_graders.call_remote sends it
+            yield f"{where}.openrft.api_key_env", lambda: egress.secret(key_env, url)
+    if isinstance(grader, s.LambdaGrader):
+        ref, field = grader.lambda_.function, f"{where}.lambda.function"
+        if ref.startswith(("http://", "https://")):
+            yield field, lambda: egress.check_url(ref)
+        elif project_id is not None:
+            yield field, functools.partial(_check_aws_arn, ref, project_id, egress)
+
+
+def _check_aws_arn(ref: str, project_id: str, egress: EgressPolicy) -> None:
+    """An ARN of an account other than the project's own is a call to AWS Lambda: allowed accounts only."""
+    if is_aws_arn(ref, project_id):
+        egress.check_aws_account(parse_ref(ref).account or "")
 
 
 def _check_labels(model: s.LabelModelGrader, param: str) -> None:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from openrft.settings import Settings
+
 
 @dataclass
 class JudgeState:
@@ -90,6 +92,10 @@ def _handler(state: JudgeState) -> type[BaseHTTPRequestHandler]:
             )
 
     return Handler
+
+
+# The judges and reward endpoints of these tests listen on loopback, which only an operator can allow.
+LOOPBACK = Settings(outbound_allow=["127.0.0.1"])
 
 
 @contextmanager

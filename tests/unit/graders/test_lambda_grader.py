@@ -10,18 +10,19 @@ import pytest
 
 from openrft.graders import GraderValidationError, GradingContext, Sample, grade_batch, validate_grader
 from openrft.settings import Settings
+from tests.unit.graders.fake_judge import LOOPBACK
 from tests.unit.graders.reward_server import reward_server
 
 
 def test_lambda_grader_over_the_reward_contract() -> None:
     with reward_server() as (url, seen):
-        grader = validate_grader({"type": "lambda", "lambda": {"function": url}})
+        grader = validate_grader({"type": "lambda", "lambda": {"function": url}}, egress=LOOPBACK.egress)
         prompt = [{"role": "user", "content": "Say 42"}]
         result = grade_batch(
             grader,
             [Sample(output_text="42"), Sample(output_text="four"), Sample(output_text="bad")],
             [{"answer": "42"}] * 3,
-            ctx=GradingContext(project_id="p"),
+            ctx=GradingContext(project_id="p", settings=LOOPBACK),
             messages=[prompt] * 3,
         )
     assert result.rewards == [1.2, 0.4, 0.0]
@@ -42,7 +43,7 @@ def test_lambda_grader_inside_multi() -> None:
             "graders": {"fn": {"type": "lambda", "name": "fn", "lambda": {"function": url}}},
             "calculate_output": "fn / 2",
         }
-        result = grade_batch(grader, [Sample(output_text="42")], [{"answer": "42"}], ctx=GradingContext("p"))
+        result = grade_batch(grader, [Sample(output_text="42")], [{"answer": "42"}], ctx=GradingContext("p", settings=LOOPBACK))
     assert result.rewards == [pytest.approx(0.6)]
 
 

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from openrft.graders import GradingContext, Sample, grade_batch
-from tests.unit.graders.fake_judge import fake_judge
+from openrft.settings import Settings
+from tests.unit.graders.fake_judge import LOOPBACK, fake_judge
 
 
 def score_grader(api_base: str, **extras: Any) -> dict[str, Any]:
@@ -32,7 +33,7 @@ def score_grader(api_base: str, **extras: Any) -> dict[str, Any]:
 
 
 def grade(grader: dict[str, Any], texts: list[str], ctx: GradingContext | None = None) -> Any:
-    ctx = ctx or GradingContext(project_id="p")
+    ctx = ctx or GradingContext(project_id="p", settings=LOOPBACK)
     return grade_batch(grader, [Sample(output_text=t) for t in texts], [{"ref": "42"}] * len(texts), ctx=ctx)
 
 
@@ -59,10 +60,25 @@ def test_default_range_and_structured_output_off(monkeypatch: pytest.MonkeyPatch
     with fake_judge() as (url, state):
         grader = score_grader(url, structured_output=False, api_key_env="JUDGE_KEY_FOR_TEST")
         del grader["range"]
-        result = grade(grader, ["0.4", "7"])
+        allowed = Settings(outbound_allow=["127.0.0.1"], outbound_secrets={"JUDGE_KEY_FOR_TEST": [url]})
+        result = grade(grader, ["0.4", "7"], GradingContext(project_id="p", settings=allowed))
     assert result.rewards == [0.4, 1.0]
     assert "response_format" not in state.requests[0]
     assert state.auth[0] == "Bearer sk-from-env"
+
+
+def test_a_secret_goes_only_where_the_operator_allows_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operator allows JUDGE_KEY for one judge; a tenant's other loopback listener never receives it."""
+    monkeypatch.setenv("JUDGE_KEY", "sk-operator-judge-key")
+    monkeypatch.setenv("OPENRFT_ADMIN_KEY", "sk-admin")
+    with fake_judge() as (allowed_url, _), fake_judge() as (tenant_url, tenant):
+        settings = Settings(outbound_allow=["127.0.0.1"], outbound_secrets={"JUDGE_KEY": [allowed_url]})
+        ctx = GradingContext(project_id="p", settings=settings)
+        for name in ("JUDGE_KEY", "OPENRFT_ADMIN_KEY", "HOME"):
+            result = grade(score_grader(tenant_url, api_key_env=name), ["ECHO 1"], ctx)
+            assert result.errors == ["model_grader_server_error"], name
+            assert "OUTBOUND_SECRETS" in (result.error_details[0] or "")
+    assert tenant.requests == [] and tenant.auth == []
 
 
 def test_transient_errors_are_retried() -> None:
@@ -105,7 +121,7 @@ def test_unreachable_judge_is_a_server_error() -> None:
 
 
 def test_calls_are_cached_within_a_context() -> None:
-    ctx = GradingContext(project_id="p")
+    ctx = GradingContext(project_id="p", settings=LOOPBACK)
     with fake_judge() as (url, state):
         first = grade(score_grader(url), ["Score: 5/10"], ctx)
         second = grade(score_grader(url), ["Score: 5/10"], ctx)
@@ -116,7 +132,7 @@ def test_calls_are_cached_within_a_context() -> None:
 
 
 def test_concurrency_is_bounded() -> None:
-    ctx = GradingContext(project_id="p", max_concurrency=3)
+    ctx = GradingContext(project_id="p", settings=LOOPBACK, max_concurrency=3)
     with fake_judge() as (url, state):
         result = grade(score_grader(url), [f"SLOW {i}/10" for i in range(9)], ctx)
     assert result.rewards == [float(i) for i in range(9)]

@@ -35,7 +35,7 @@ SM = {
         {"role": "user", "type": "message", "content": [{"type": "input_text", "text": "{{ sample.output_text }}"}]},
     ],
     "sampling_params": {"temperature": 0, "seed": 1, "max_completions_tokens": 50},
-    "openrft": {"api_base": "http://127.0.0.1:1/v1", "api_key": "sk-secret"},
+    "openrft": {"api_base": "http://93.184.215.14/v1", "api_key": "sk-secret"},  # a public address
 }
 LM = {
     "type": "label_model",
@@ -106,10 +106,15 @@ BAD: list[tuple[Any, str, str]] = [
     ({**SM, "input": [{"role": "user", "content": "{{ smaple.x }}"}]}, "grader.input.0.content", "invalid template"),
     ({**SM, "openrft": {"api_base": "ftp://x"}}, "grader.openrft.api_base", "http(s) URL"),
     (
-        {**SM, "openrft": {"api_base": "http://x", "api_key_env": "OPENRFT_NO_SUCH_ENV"}},
+        {**SM, "openrft": {"api_base": "http://93.184.215.14/v1", "api_key_env": "OPENRFT_ADMIN_KEY"}},
         "grader.openrft.api_key_env",
-        "not set",
+        "not one of the secrets the operator allows",
     ),
+    ({**SM, "openrft": {"api_key_env": "JUDGE_KEY"}}, "grader.openrft.api_key_env", "only sent to an api_base"),
+    ({**SM, "openrft": {"api_base": "http://127.0.0.1:9/v1"}}, "grader.openrft.api_base", "OPENRFT_OUTBOUND_ALLOW"),
+    ({"type": "lambda", "lambda": {"function": "http://169.254.169.254/x"}}, "grader.lambda.function", "link-local"),
+    (multi({"fn": {"type": "lambda", "name": "fn", "lambda": {"function": "http://10.0.0.1/"}}}, "fn"),
+     "grader.graders.fn.lambda.function", "private addresses"),
     ({**SM, "sampling_params": {"top_p": 2}}, "grader.sampling_params.top_p", "less than or equal"),
     (multi({"lm": {**LM, "passing_labels": ["great"]}}, "lm"), "grader.graders.lm.passing_labels", "subset of labels"),
     (multi({"lm": {**LM, "labels": ["a", "a"]}}, "lm"), "grader.graders.lm.labels", "distinct"),

@@ -20,8 +20,12 @@ router = APIRouter(prefix="/fine_tuning/alpha/graders", tags=["graders"])
 
 
 @router.post("/validate", response_model=GraderValidateResponse)
-def validate_grader(body: GraderValidateRequest, principal: Principal = Depends(get_principal)) -> dict[str, Any]:
-    return service.validate(body.grader)
+def validate_grader(
+    body: GraderValidateRequest,
+    principal: Principal = Depends(get_principal),
+    ctx: AppContext = Depends(get_ctx),
+) -> dict[str, Any]:
+    return service.validate(ctx, principal, body.grader)
 
 
 @router.post("/run", response_model=GraderRunResponse)

@@ -6,8 +6,13 @@ import json
 from typing import Any
 
 from openrft.api.deps import AppContext
+from openrft.api.errors import AwsError
 from openrft.auth.keys import Principal
+from openrft.functions.arn import is_aws_arn
+from openrft.functions.registry import get_version, split_ref
 from openrft.graders import GradingContext, Sample, run_response, validate_grader
+from openrft.graders.errors import GraderValidationError
+from openrft.graders.validate import lambda_functions, parse_grader
 
 
 def sample_from_text(model_sample: str) -> Sample:
@@ -30,12 +35,25 @@ def item_from(item: Any, reference_answer: Any) -> Any:
     return item
 
 
-def validate(grader: dict[str, Any]) -> dict[str, Any]:
-    return {"grader": validate_grader(grader)}
+def checked_grader(ctx: AppContext, project_id: str, grader: Any) -> dict[str, Any]:
+    """`validate_grader` under the operator's outbound policy, and every reward function it names must exist."""
+    normalized = validate_grader(grader, egress=ctx.settings.egress, project_id=project_id)
+    for param, ref in lambda_functions(parse_grader(normalized)):
+        if ref.startswith("arn:") and is_aws_arn(ref, project_id):
+            continue
+        try:
+            get_version(ctx.store, project_id, *split_ref(project_id, ref))
+        except AwsError as exc:
+            raise GraderValidationError(f"{param}: reward function {ref!r}: {exc.message}", param=param) from None
+    return normalized
+
+
+def validate(ctx: AppContext, principal: Principal, grader: dict[str, Any]) -> dict[str, Any]:
+    return {"grader": checked_grader(ctx, principal.project_id, grader)}
 
 
 def run(ctx: AppContext, principal: Principal, grader: dict[str, Any], model_sample: str, item: Any) -> dict[str, Any]:
-    normalized = validate_grader(grader)
+    normalized = checked_grader(ctx, principal.project_id, grader)
     grading = GradingContext(
         project_id=principal.project_id,
         settings=ctx.settings,

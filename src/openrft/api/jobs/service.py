@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from openrft import datasets
 from openrft.api.deps import AppContext
 from openrft.api.errors import Conflict, InvalidRequest, NotFound
+from openrft.api.graders.service import checked_grader
 from openrft.api.jobs.schemas import (
     MAX_METADATA_KEY,
     MAX_METADATA_PAIRS,
@@ -30,7 +31,6 @@ from openrft.api.jobs.schemas import (
     ReinforcementMethod,
 )
 from openrft.auth.keys import Principal
-from openrft.graders import validate_grader
 from openrft.ids import now_s, random_token
 from openrft.inference import registry
 from openrft.jobstate import TERMINAL_STATUSES, checkpoint_object, insert_event
@@ -172,7 +172,7 @@ def _check_method(body: JobCreate) -> ReinforcementMethod:
         raise _invalid(exc, "method.reinforcement") from exc
 
 
-def _check_grader(grader: dict[str, Any]) -> dict[str, Any]:
+def _check_grader(ctx: AppContext, project_id: str, grader: dict[str, Any]) -> dict[str, Any]:
     prefix = "method.reinforcement.grader"
     if grader.get("type") == "label_model":
         raise InvalidRequest(
@@ -180,7 +180,7 @@ def _check_grader(grader: dict[str, Any]) -> dict[str, Any]:
             param=f"{prefix}.type",
         )
     try:
-        return validate_grader(grader)
+        return checked_grader(ctx, project_id, grader)
     except InvalidRequest as exc:
         param = exc.param or "grader"
         exc.param = prefix + param.removeprefix("grader") if param.startswith("grader") else f"{prefix}.{param}"
@@ -322,7 +322,7 @@ def create_job(
         raise _invalid(exc) from exc
     _check_metadata(body.metadata)
     method = _check_method(body)
-    grader = _check_grader(method.grader)
+    grader = _check_grader(ctx, project_id, method.grader)
     _check_response_format(method.response_format)
     _check_model(ctx, project_id, body.model)
     _check_file(ctx, project_id, body.training_file, "training_file")
