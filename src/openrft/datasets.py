@@ -4,7 +4,8 @@ One line is one prompt: `{"messages": [...], "tools": [...]?, <any other key>...
 `tools` are the only reserved keys; every other key is an item field that graders read as
 `{{ item.<key> }}` (reference/api-spec.md sections 1.6, 2.4, 4.5). The rules:
 
-- the file is UTF-8 text (no NUL bytes), each non-blank line a JSON object;
+- the file is UTF-8 text (no NUL bytes), each non-blank line a JSON object, nested at most
+  `safejson.MAX_DEPTH` (64) levels, with finite numbers only (NaN and Infinity are not JSON);
 - `messages` is a non-empty list of `{role, content}` objects, roles among system, developer, user,
   assistant, tool; content a non-empty string or a non-empty list of content parts;
 - a system or developer message may only come first, and the last message is from the user (the model
@@ -21,6 +22,8 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from openrft import safejson
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
 LEADING_ROLES = ("system", "developer")
@@ -113,9 +116,11 @@ def parse_line(raw: bytes, line: int) -> DatasetRow | None:
     if not text.strip():
         return None
     try:
-        obj = json.loads(text)
+        obj = safejson.loads(text)
     except json.JSONDecodeError as exc:
         raise DatasetError(f"invalid JSON ({exc.msg} at column {exc.colno})", line) from None
+    except safejson.JSONLimitError as exc:
+        raise DatasetError(f"invalid JSON: {exc}", line) from None
     if not isinstance(obj, dict):
         raise DatasetError(f"must be a JSON object, got {type(obj).__name__}", line)
     messages = obj.get("messages")

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from openrft import __version__
+from openrft.api.bodylimits import JSONBodyLimits
 from openrft.api.chat.router import router as chat_router
 from openrft.api.deps import AppContext
 from openrft.api.errors import install_error_handlers
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool | None
     app = FastAPI(title="openrft", version=__version__, lifespan=lifespan)
     app.state.ctx = ctx
     install_error_handlers(app)
+    app.add_middleware(JSONBodyLimits)  # deep or non-finite JSON: a 400, before any route parses it
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, str]:

@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from openrft import safejson
 from openrft.egress import EgressDenied, EgressPolicy
 from openrft.functions.arn import is_aws_arn
 from openrft.store.blobs import BlobStore
@@ -100,9 +101,11 @@ def _unwrap(raw: Any) -> Any:
         raw = raw.decode("utf-8", errors="replace")
     if isinstance(raw, str):
         try:
-            raw = json.loads(raw)
+            raw = safejson.loads(raw)
         except json.JSONDecodeError as exc:
             raise ValueError(f"response is not JSON: {exc}") from exc
+        except safejson.JSONLimitError as exc:
+            raise ValueError(f"response refused: {exc}") from exc
     if isinstance(raw, dict) and "statusCode" in raw and "body" in raw:
         if raw["statusCode"] != 200:
             raise ValueError(f"wrapped response has statusCode {raw['statusCode']}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import traceback
@@ -10,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from openrft import safejson
 from openrft.egress import EgressPolicy
 from openrft.graders.errors import GradeError
 
@@ -33,8 +33,8 @@ class Sample:
         output_json = None
         if expected:
             try:
-                output_json = json.loads(text)
-            except (json.JSONDecodeError, ValueError):
+                output_json = safejson.loads(text)
+            except ValueError:  # malformed, too deep, NaN: not the JSON the job asked for
                 output_json = None
         return cls(output_text=text, output_json=output_json, output_tools=tool_calls, json_expected=expected)
 

@@ -6,6 +6,10 @@ Grammar (OpenAI's): numbers, sub-grader names, `+ - * / ^`, parentheses, unary m
 is checked against a short allow-list; nothing is ever `eval`ed. Anything else (attributes, subscripts,
 strings, keywords, comparisons, `__import__('os')`, unknown names) is a `FormulaError` at validation time.
 All arithmetic is in floats, so `10^10^10` overflows instead of building a huge integer.
+
+Limits: at most MAX_FORMULA_CHARS characters and MAX_FORMULA_DEPTH levels of nesting (an operator
+chain counts one level per operator: `a+b+c` is 2 deep), so checking and evaluating, which recurse,
+stay far from Python's recursion limit whatever a tenant sends.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ _BINARY: dict[type, Callable[[float, float], float]] = {
 }
 _UNARY: dict[type, Callable[[float], float]] = {ast.USub: lambda a: -a, ast.UAdd: lambda a: a}
 MAX_FORMULA_CHARS = 4096
+MAX_FORMULA_DEPTH = 100
 
 
 class FormulaError(ValueError):
@@ -53,8 +58,25 @@ def parse_formula(formula: str, names: Iterable[str]) -> ast.expr:
         tree = ast.parse(formula.replace("^", "**"), mode="eval")
     except SyntaxError as exc:
         raise FormulaError(f"cannot parse calculate_output {formula!r}: {exc.msg}") from None
+    except (RecursionError, MemoryError):  # CPython's parser gives up on e.g. 4,000 unary minuses
+        raise FormulaError(f"calculate_output is nested more than {MAX_FORMULA_DEPTH} levels deep") from None
+    if _depth(tree.body) > MAX_FORMULA_DEPTH:
+        raise FormulaError(
+            f"calculate_output is nested more than {MAX_FORMULA_DEPTH} levels deep (each operator in a chain "
+            "like a+b+c counts one level); use fewer terms or min()/max() over several arguments"
+        )
     _check(tree.body, set(names))
     return tree.body
+
+
+def _depth(root: ast.AST) -> int:
+    """The tree's depth, without recursion (the tree may be thousands of levels deep)."""
+    deepest, stack = 0, [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr))
+    return deepest
 
 
 def _check(node: ast.AST, names: set[str]) -> None:

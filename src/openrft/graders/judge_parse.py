@@ -11,11 +11,11 @@ Anything else is a `model_grader_parse_error` for that sample.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from typing import Any
 
+from openrft import safejson
 from openrft.graders.errors import GradeError
 
 _NUM = r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
@@ -34,8 +34,8 @@ def _json_result(text: str) -> tuple[bool, Any]:
         candidates.append(found.group(0))
     for candidate in candidates:
         try:
-            value = json.loads(candidate)
-        except (json.JSONDecodeError, ValueError):
+            value = safejson.loads(candidate)
+        except ValueError:  # malformed, too deep or NaN: not a verdict
             continue
         if isinstance(value, dict):
             for key in _RESULT_KEYS:

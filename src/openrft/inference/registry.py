@@ -14,6 +14,7 @@ A model is callable as soon as its row exists; the engine loads it on first use.
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 import shutil
@@ -217,6 +218,20 @@ def _base_path(store: Store, settings: Settings, base_model: str) -> Path:
     if row["path"] is None:
         return ensure_base_model(settings, base_model)
     return Path(row["path"])
+
+
+def context_length(store: Store, settings: Settings, base_model: str) -> int:
+    """Most tokens (prompt + completion) a base model takes, read from its config (never converts it)."""
+    row = get_row(store, None, base_model)
+    folder = Path(row["path"]) if row["path"] is not None else settings.models_dir / base_model
+    config = folder / "config.json"
+    if config.is_file():
+        return int(json.loads(config.read_text()).get("max_position_embeddings") or 2048)
+    from gguf import GGUFReader  # the default base, not converted yet: its GGUF header says
+
+    fields = GGUFReader(_gguf_path()).fields
+    key = next(name for name in fields if name.endswith(".context_length"))
+    return int(fields[key].contents())
 
 
 def resolve(store: Store, settings: Settings, project_id: str | None, model_id: str) -> ResolvedModel:

@@ -34,6 +34,60 @@ OPENAI_FIELDS = (
 )
 
 
+@dataclass(frozen=True)
+class Bound:
+    """Allowed values of one numeric hyperparameter: low..high inclusive, or above low when `open_low`."""
+
+    low: float
+    high: float
+    open_low: bool = False
+
+    def admits(self, value: float) -> bool:
+        return (self.low < value if self.open_low else self.low <= value) and value <= self.high
+
+    def describe(self) -> str:
+        return f"{'>' if self.open_low else '>='} {self.low:g} and <= {self.high:g}"
+
+
+# The one table of bounds, applied by the API's request schema and by `resolve`, and documented in
+# docs/hyperparameters.md. They keep one job's work and memory bounded (with MAX_SAMPLES_PER_STEP).
+LIMITS: dict[str, Bound] = {
+    "n_epochs": Bound(1, 100),
+    "batch_size": Bound(1, 1024),
+    "eval_interval": Bound(1, 100_000),
+    "eval_samples": Bound(1, 1024),
+    "learning_rate_multiplier": Bound(0, 100, open_low=True),
+    "compute_multiplier": Bound(0, 16, open_low=True),
+    "samples_per_prompt": Bound(2, 64),
+    "max_completion_tokens": Bound(1, 32_768),  # and below the base model's context (checked at job creation)
+    "temperature": Bound(0, 2, open_low=True),
+    "kl_beta": Bound(0, 10),
+    "lora_rank": Bound(0, 1024),
+    "lora_alpha": Bound(1, 8192),
+    "clip_eps_low": Bound(0, 1, open_low=True),
+    "clip_eps_high": Bound(0, 10, open_low=True),
+    "gspo_clip_eps_low": Bound(0, 1, open_low=True),
+    "gspo_clip_eps_high": Bound(0, 1, open_low=True),
+    "weight_decay": Bound(0, 1),
+    "max_grad_norm": Bound(0, 1e6, open_low=True),
+    "micro_batch_size": Bound(1, 1024),
+}
+MAX_SAMPLES_PER_STEP = 4096  # batch_size x group_size
+
+
+AUTO_MAX_BATCH_SIZE = 8  # the largest batch_size "auto" picks
+
+
+def group_size(samples_per_prompt: int, compute_multiplier: float) -> int:
+    """Completions per prompt: samples_per_prompt x compute_multiplier, at least 2 (a group needs a baseline)."""
+    return max(2, round(samples_per_prompt * compute_multiplier))
+
+
+def completion_budget(max_completion_tokens: int, reasoning_effort: str) -> int:
+    """Max new tokens per completion: max_completion_tokens x the reasoning_effort scale."""
+    return max(1, round(max_completion_tokens * REASONING_EFFORT_SCALE[reasoning_effort]))
+
+
 class HParamsError(ValueError):
     """A hyperparameter has a value the trainer can't use; `param` names it."""
 
@@ -75,13 +129,11 @@ class HParams:
     # -- derived ---------------------------------------------------------------------------------------
     @property
     def group_size(self) -> int:
-        """Completions per prompt: samples_per_prompt x compute_multiplier, at least 2 (a group needs a baseline)."""
-        return max(2, round(self.samples_per_prompt * self.compute_multiplier))
+        return group_size(self.samples_per_prompt, self.compute_multiplier)
 
     @property
     def completion_budget(self) -> int:
-        """Max new tokens per completion: max_completion_tokens x the reasoning_effort scale."""
-        return max(1, round(self.max_completion_tokens * REASONING_EFFORT_SCALE[self.reasoning_effort]))
+        return completion_budget(self.max_completion_tokens, self.reasoning_effort)
 
     @property
     def learning_rate(self) -> float:
@@ -100,20 +152,11 @@ class HParams:
 
 
 _FIELD_TYPES = {f.name: f.type for f in fields(HParams)}
-_POSITIVE_INTS = (
-    "n_epochs",
-    "batch_size",
-    "eval_interval",
-    "eval_samples",
-    "samples_per_prompt",
-    "max_completion_tokens",
-    "micro_batch_size",
-)
 
 
 def _auto_values(n_train: int, n_valid: int, given: dict[str, Any]) -> dict[str, Any]:
     """The heuristics behind "auto" (OpenAI: "replaced by heuristics based on the training data")."""
-    batch_size = given.get("batch_size") or min(8, max(1, n_train // 10))
+    batch_size = given.get("batch_size") or min(AUTO_MAX_BATCH_SIZE, max(1, n_train // 10))
     batch_size = min(batch_size, n_train)
     n_epochs = given.get("n_epochs") or min(10, max(1, math.ceil(200 / max(n_train, 1))))
     total = n_epochs * math.ceil(n_train / batch_size)
@@ -143,9 +186,20 @@ def _coerce(name: str, value: Any) -> Any:
             out = str(value)
     except (TypeError, ValueError):
         raise HParamsError(f"hyperparameter {name} must be a {kind}, got {value!r}", param=name) from None
-    if name in _POSITIVE_INTS and out < 1:
-        raise HParamsError(f"hyperparameter {name} must be at least 1, got {value!r}", param=name)
+    bound = LIMITS.get(name)
+    if bound is not None and not bound.admits(out):
+        raise HParamsError(f"hyperparameter {name} must be {bound.describe()}, got {value!r}", param=name)
     return out
+
+
+def check_work(batch_size: int, group_size: int) -> None:
+    """One optimizer step samples batch_size x group_size completions: at most MAX_SAMPLES_PER_STEP."""
+    if batch_size * group_size > MAX_SAMPLES_PER_STEP:
+        raise HParamsError(
+            f"batch_size x samples per prompt (after compute_multiplier) = {batch_size} x {group_size} completions "
+            f"per step; at most {MAX_SAMPLES_PER_STEP} are allowed",
+            param="batch_size",
+        )
 
 
 def resolve(request_hparams: dict[str, Any] | None, n_train_rows: int, n_valid_rows: int, *, seed: int = 0) -> HParams:
@@ -170,12 +224,7 @@ def resolve(request_hparams: dict[str, Any] | None, n_train_rows: int, n_valid_r
         )
     if hp.loss not in LOSSES:
         raise HParamsError(f"loss must be one of {', '.join(LOSSES)}, got {hp.loss!r}", param="loss")
-    if hp.learning_rate_multiplier <= 0 or hp.compute_multiplier <= 0 or hp.temperature <= 0:
-        raise HParamsError(
-            "learning_rate_multiplier, compute_multiplier and temperature must be > 0", param="hyperparameters"
-        )
-    if hp.lora_rank < 0 or hp.kl_beta < 0:
-        raise HParamsError("lora_rank and kl_beta must be >= 0", param="lora_rank" if hp.lora_rank < 0 else "kl_beta")
+    check_work(hp.batch_size, hp.group_size)
     if hp.precision not in PRECISIONS:
         raise HParamsError(f"precision must be one of {', '.join(PRECISIONS)}, got {hp.precision!r}", param="precision")
     hp = replace(hp, precision=resolve_precision(hp.precision))  # pinned: what ran, not "auto"

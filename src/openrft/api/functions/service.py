@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from openrft import safejson
 from openrft.api.deps import AppContext
 from openrft.api.errors import AwsError
 from openrft.functions import registry
@@ -142,8 +143,8 @@ def _parse_payload(payload: bytes) -> Any:
     if not payload.strip():
         return {}
     try:
-        return json.loads(payload)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return safejson.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:  # malformed, nested too deeply, NaN
         raise AwsError(400, "InvalidRequestContentException", f"Could not parse request body into json: {exc}") from exc
 
 

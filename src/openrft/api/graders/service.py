@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from openrft import safejson
 from openrft.api.deps import AppContext
 from openrft.api.errors import AwsError
 from openrft.auth.keys import Principal
@@ -18,8 +18,8 @@ from openrft.graders.validate import lambda_functions, parse_grader
 def sample_from_text(model_sample: str) -> Sample:
     """`model_sample` is the output text; if it parses as JSON it is also `output_json`."""
     try:
-        output_json = json.loads(model_sample)
-    except (json.JSONDecodeError, ValueError):
+        output_json = safejson.loads(model_sample)
+    except ValueError:  # not JSON (or too deep to read as JSON): the sample is text only
         output_json = None
     return Sample(output_text=model_sample, output_json=output_json)
 

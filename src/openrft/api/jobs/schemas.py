@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+from openrft.training.hparams import LIMITS
+
 SUFFIX_PATTERN = r"^[a-zA-Z0-9_-]+$"
 MAX_METADATA_PAIRS = 16
 MAX_METADATA_KEY = 64
@@ -35,23 +37,33 @@ def _int_check(minimum: int, *, auto: bool, maximum: int | None = None) -> Befor
     return BeforeValidator(check)
 
 
-def _float_check(minimum: float, *, strict: bool, auto: bool) -> BeforeValidator:
-    expected = f"a number {'>' if strict else '>='} {minimum:g}" + (' or "auto"' if auto else "")
+def _float_check(minimum: float, *, strict: bool, auto: bool, maximum: float | None = None) -> BeforeValidator:
+    expected = f"a number {'>' if strict else '>='} {minimum:g}" + (
+        f" and <= {maximum:g}" if maximum is not None else ""
+    )
+    expected += ' or "auto"' if auto else ""
 
     def check(value: Any) -> Any:
         if auto and value == "auto":
             return value
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise ValueError(f"must be {expected}, got {value!r}")
-        if value < minimum or (strict and value == minimum):
+        if value < minimum or (strict and value == minimum) or (maximum is not None and value > maximum):
             raise ValueError(f"must be {expected}, got {value!r}")
         return float(value)
 
     return BeforeValidator(check)
 
 
-AutoPositiveInt = Annotated[int | Literal["auto"], _int_check(1, auto=True)]
-AutoPositiveFloat = Annotated[float | Literal["auto"], _float_check(0.0, strict=True, auto=True)]
+def _bounded_int(name: str, *, auto: bool) -> BeforeValidator:
+    """The integer check of hyperparameter `name` with its bounds from training.hparams.LIMITS."""
+    bound = LIMITS[name]
+    return _int_check(int(bound.low), auto=auto, maximum=int(bound.high))
+
+
+def _bounded_float(name: str, *, auto: bool) -> BeforeValidator:
+    bound = LIMITS[name]
+    return _float_check(bound.low, strict=bound.open_low, auto=auto, maximum=bound.high)
 
 
 class RFTHyperparameters(BaseModel):
@@ -60,58 +72,60 @@ class RFTHyperparameters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # -- OpenAI's reinforcement hyperparameters (openai.types.fine_tuning.ReinforcementHyperparameters) --
-    batch_size: AutoPositiveInt = "auto"
-    compute_multiplier: AutoPositiveFloat = "auto"
-    eval_interval: AutoPositiveInt = "auto"
-    eval_samples: AutoPositiveInt = "auto"
-    learning_rate_multiplier: AutoPositiveFloat = "auto"
-    n_epochs: AutoPositiveInt = "auto"
+    batch_size: Annotated[int | Literal["auto"], _bounded_int("batch_size", auto=True)] = "auto"
+    compute_multiplier: Annotated[float | Literal["auto"], _bounded_float("compute_multiplier", auto=True)] = "auto"
+    eval_interval: Annotated[int | Literal["auto"], _bounded_int("eval_interval", auto=True)] = "auto"
+    eval_samples: Annotated[int | Literal["auto"], _bounded_int("eval_samples", auto=True)] = "auto"
+    learning_rate_multiplier: Annotated[
+        float | Literal["auto"], _bounded_float("learning_rate_multiplier", auto=True)
+    ] = "auto"
+    n_epochs: Annotated[int | Literal["auto"], _bounded_int("n_epochs", auto=True)] = "auto"
     reasoning_effort: Literal["default", "low", "medium", "high"] = "default"
 
     # -- openrft extras (not in OpenAI's API); unset ones get the trainer's documented defaults --------
-    samples_per_prompt: Annotated[int | None, _int_check(2, auto=False)] = Field(
+    samples_per_prompt: Annotated[int | None, _bounded_int("samples_per_prompt", auto=False)] = Field(
         default=None, description="Completions sampled per prompt (the GRPO group size)."
     )
-    max_completion_tokens: Annotated[int | None, _int_check(1, auto=False)] = Field(
+    max_completion_tokens: Annotated[int | None, _bounded_int("max_completion_tokens", auto=False)] = Field(
         default=None, description="Longest completion sampled during training, in tokens."
     )
-    temperature: Annotated[float | None, _float_check(0.0, strict=True, auto=False)] = Field(
+    temperature: Annotated[float | None, _bounded_float("temperature", auto=False)] = Field(
         default=None, description="Sampling temperature of the rollouts."
     )
     loss: Literal["grpo", "dr_grpo", "dapo", "gspo", "rloo"] | None = Field(
         default=None, description="Policy loss: grpo, dr_grpo, dapo, gspo or rloo."
     )
-    kl_beta: Annotated[float | None, _float_check(0.0, strict=False, auto=False)] = Field(
+    kl_beta: Annotated[float | None, _bounded_float("kl_beta", auto=False)] = Field(
         default=None, description="Weight of the KL penalty to the base model (0 = none)."
     )
-    lora_rank: Annotated[int | None, _int_check(0, auto=False)] = Field(
+    lora_rank: Annotated[int | None, _bounded_int("lora_rank", auto=False)] = Field(
         default=None, description="LoRA rank; 0 trains every weight (full fine-tuning)."
     )
     precision: Literal["auto", "bf16", "fp32"] | None = Field(
         default=None, description="Compute precision: auto (bf16 where the CPU has native bf16 matmuls), bf16, fp32."
     )
-    lora_alpha: Annotated[int | None, _int_check(1, auto=False)] = Field(
+    lora_alpha: Annotated[int | None, _bounded_int("lora_alpha", auto=False)] = Field(
         default=None, description="LoRA scaling numerator (scale = lora_alpha / lora_rank)."
     )
-    clip_eps_low: Annotated[float | None, _float_check(0.0, strict=True, auto=False)] = Field(
+    clip_eps_low: Annotated[float | None, _bounded_float("clip_eps_low", auto=False)] = Field(
         default=None, description="PPO ratio clip below 1 (token-level losses)."
     )
-    clip_eps_high: Annotated[float | None, _float_check(0.0, strict=True, auto=False)] = Field(
+    clip_eps_high: Annotated[float | None, _bounded_float("clip_eps_high", auto=False)] = Field(
         default=None, description="PPO ratio clip above 1 (dapo's default is 0.28)."
     )
-    gspo_clip_eps_low: Annotated[float | None, _float_check(0.0, strict=True, auto=False)] = Field(
+    gspo_clip_eps_low: Annotated[float | None, _bounded_float("gspo_clip_eps_low", auto=False)] = Field(
         default=None, description="GSPO sequence-ratio clip below 1."
     )
-    gspo_clip_eps_high: Annotated[float | None, _float_check(0.0, strict=True, auto=False)] = Field(
+    gspo_clip_eps_high: Annotated[float | None, _bounded_float("gspo_clip_eps_high", auto=False)] = Field(
         default=None, description="GSPO sequence-ratio clip above 1."
     )
-    weight_decay: Annotated[float | None, _float_check(0.0, strict=False, auto=False)] = Field(
+    weight_decay: Annotated[float | None, _bounded_float("weight_decay", auto=False)] = Field(
         default=None, description="AdamW weight decay."
     )
-    max_grad_norm: Annotated[float | None, _float_check(0.0, strict=True, auto=False)] = Field(
+    max_grad_norm: Annotated[float | None, _bounded_float("max_grad_norm", auto=False)] = Field(
         default=None, description="Gradient clipping threshold."
     )
-    micro_batch_size: Annotated[int | None, _int_check(1, auto=False)] = Field(
+    micro_batch_size: Annotated[int | None, _bounded_int("micro_batch_size", auto=False)] = Field(
         default=None, description="Sequences per forward/backward chunk (memory, not results)."
     )
     seed: Annotated[int | None, _int_check(0, auto=False, maximum=MAX_SEED)] = Field(
@@ -161,3 +175,137 @@ class JobCreate(BaseModel):
     seed: Annotated[int | None, _int_check(0, auto=False, maximum=MAX_SEED)] = None
     suffix: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=SUFFIX_PATTERN)] | None = None
     validation_file: str | None = None
+
+
+# -- the documented request body and the response objects --------------------------------------------
+
+
+class JobCreateMethod(BaseModel):
+    """`method` as the API takes it: reinforcement only (`service._check_method` refuses the others)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["reinforcement"]
+    reinforcement: ReinforcementMethod
+
+
+class JobCreateParams(JobCreate):
+    """The documented body of `POST /v1/fine_tuning/jobs`: `JobCreate` with its `method` spelled out.
+
+    The route reads the body as a dict and `service.create_job` validates it with `JobCreate` and
+    `_check_method`, whose 400s name the field at fault; this model describes the same contract.
+    """
+
+    method: JobCreateMethod  # type: ignore[assignment]  # required here: no method means supervised
+
+
+JobStatus = Literal["validating_files", "queued", "running", "paused", "succeeded", "failed", "cancelled"]
+
+
+class JobError(BaseModel):
+    """`error` of a failed job (openai.types.fine_tuning.fine_tuning_job.Error)."""
+
+    code: str
+    message: str
+    param: str | None = None
+
+
+class JobHyperparameters(BaseModel):
+    """The top-level `hyperparameters` (OpenAI reports them this way): "auto" until the trainer resolves them."""
+
+    batch_size: int | Literal["auto"] | None = None
+    learning_rate_multiplier: float | Literal["auto"] | None = None
+    n_epochs: int | Literal["auto"] | None = None
+
+
+class JobReinforcementMethod(BaseModel):
+    grader: dict[str, Any]
+    hyperparameters: dict[str, Any] = Field(
+        description="As requested; once training starts, every hyperparameter the trainer runs with."
+    )
+    response_format: dict[str, Any] | None = None
+
+
+class JobMethod(BaseModel):
+    type: Literal["reinforcement"]
+    reinforcement: JobReinforcementMethod
+
+
+class FineTuningJob(BaseModel):
+    """openai.types.fine_tuning.FineTuningJob, plus status "paused"."""
+
+    id: str
+    created_at: int
+    error: JobError | None = None
+    fine_tuned_model: str | None = None
+    finished_at: int | None = None
+    hyperparameters: JobHyperparameters
+    model: str
+    object: Literal["fine_tuning.job"] = "fine_tuning.job"
+    organization_id: str
+    result_files: list[str]
+    seed: int
+    status: JobStatus
+    trained_tokens: int | None = None
+    training_file: str
+    validation_file: str | None = None
+    estimated_finish: int | None = None
+    integrations: list[Integration] | None = None
+    metadata: dict[str, str] | None = None
+    method: JobMethod | None = None
+
+
+class FineTuningJobEvent(BaseModel):
+    """openai.types.fine_tuning.FineTuningJobEvent."""
+
+    id: str
+    created_at: int
+    level: Literal["info", "warn", "error"]
+    message: str
+    object: Literal["fine_tuning.job.event"] = "fine_tuning.job.event"
+    data: Any = None
+    type: Literal["message", "metrics"] | None = None
+
+
+class CheckpointMetrics(BaseModel):
+    """openai.types.fine_tuning.jobs.fine_tuning_job_checkpoint.Metrics; the trainer adds its own (reward, ...)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    full_valid_loss: float | None = None
+    full_valid_mean_token_accuracy: float | None = None
+    step: float | None = None
+    train_loss: float | None = None
+    train_mean_token_accuracy: float | None = None
+    valid_loss: float | None = None
+    valid_mean_token_accuracy: float | None = None
+
+
+class FineTuningJobCheckpoint(BaseModel):
+    """openai.types.fine_tuning.jobs.FineTuningJobCheckpoint."""
+
+    id: str
+    created_at: int
+    fine_tuned_model_checkpoint: str
+    fine_tuning_job_id: str
+    metrics: CheckpointMetrics
+    object: Literal["fine_tuning.job.checkpoint"] = "fine_tuning.job.checkpoint"
+    step_number: int
+
+
+class FineTuningJobList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[FineTuningJob]
+    has_more: bool
+
+
+class FineTuningJobEventList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[FineTuningJobEvent]
+    has_more: bool
+
+
+class FineTuningJobCheckpointList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[FineTuningJobCheckpoint]
+    has_more: bool

@@ -29,12 +29,14 @@ from openrft.api.jobs.schemas import (
     MAX_SEED,
     JobCreate,
     ReinforcementMethod,
+    RFTHyperparameters,
 )
 from openrft.auth.keys import Principal
 from openrft.ids import now_s, random_token
 from openrft.inference import registry
 from openrft.jobstate import TERMINAL_STATUSES, checkpoint_object, insert_event
 from openrft.store import schema
+from openrft.training import hparams
 
 jobs = schema.jobs
 MAX_IDEMPOTENCY_KEY = 255
@@ -226,6 +228,29 @@ def _check_model(ctx: AppContext, project_id: str, model: str) -> None:
         )
 
 
+def _check_budget(ctx: AppContext, model: str, hp: RFTHyperparameters | None) -> None:
+    """A step's work within MAX_SAMPLES_PER_STEP, and a completion that fits the base model's context."""
+    hp = hp or RFTHyperparameters()
+    param = "method.reinforcement.hyperparameters"
+    defaults = hparams.HParams()
+    batch = hp.batch_size if hp.batch_size != "auto" else hparams.AUTO_MAX_BATCH_SIZE
+    multiplier = hp.compute_multiplier if hp.compute_multiplier != "auto" else 1.0
+    group = hparams.group_size(hp.samples_per_prompt or defaults.samples_per_prompt, multiplier)
+    try:
+        hparams.check_work(batch, group)
+    except hparams.HParamsError as exc:
+        raise InvalidRequest(str(exc), param=f"{param}.{exc.param}") from None
+    effort = hp.reasoning_effort if hp.reasoning_effort != "default" else defaults.reasoning_effort
+    budget = hparams.completion_budget(hp.max_completion_tokens or defaults.max_completion_tokens, effort)
+    context = registry.context_length(ctx.store, ctx.settings, model)
+    if budget >= context:
+        raise InvalidRequest(
+            f"max_completion_tokens gives a completion budget of {budget} tokens (reasoning_effort {effort}), which "
+            f"leaves no room for the prompt in the {context}-token context of {model}",
+            param=f"{param}.max_completion_tokens",
+        )
+
+
 def _check_file(ctx: AppContext, project_id: str, file_id: str, param: str) -> None:
     """The file exists in the project, is a fine-tune file and parses; the 400 names the line at fault."""
     f = schema.files.c
@@ -325,6 +350,7 @@ def create_job(
     grader = _check_grader(ctx, project_id, method.grader)
     _check_response_format(method.response_format)
     _check_model(ctx, project_id, body.model)
+    _check_budget(ctx, body.model, method.hyperparameters)
     _check_file(ctx, project_id, body.training_file, "training_file")
     if body.validation_file is not None:
         _check_file(ctx, project_id, body.validation_file, "validation_file")
