@@ -177,7 +177,7 @@ class EgressPolicy:
         if self.public and address.is_global and not address.is_multicast:
             return
         shown = f"{address}" if host == str(address) else f"{address} (resolved from {host!r})"
-        if address.is_global:
+        if address.is_global and not address.is_multicast:
             raise EgressDenied(
                 f"outbound calls to {shown} are refused: public addresses are reachable only when {SETTING_PUBLIC} "
                 f"is true or they are listed in {SETTING_ALLOW}"

@@ -7,6 +7,11 @@ Where the judge runs:
 - the `openrft` extras block (documented in schemas.py): `{"api_base": URL, "api_key" | "api_key_env"}`
   sends the calls to any OpenAI-compatible `POST {api_base}/chat/completions`.
 
+Every judge call is bounded: at most `sampling_params.max_completions_tokens` tokens (default
+DEFAULT_JUDGE_MAX_TOKENS, 256, or what a served judge's context leaves), and a deadline of
+`openrft.timeout_s` (default 60 s) for the whole call, retries included; a judge out of time is a
+`model_grader_server_error` naming the deadline, and a local judge's generation is cancelled then.
+
 Calls for a batch run concurrently (at most `ctx.max_concurrency` at once), are retried with
 exponential backoff on 408/409/429/5xx and connection errors (honouring Retry-After, capped), and are
 cached by a hash of everything sent, within one GradingContext (a job), so an identical prompt is
@@ -35,6 +40,7 @@ from openrft.graders.templates import render
 
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 MAX_BACKOFF_S = 8.0
+DEFAULT_JUDGE_MAX_TOKENS = 256  # a verdict, even with its reasoning steps, is short; sampling_params may raise it
 JudgeGrader = s.ScoreModelGrader | s.LabelModelGrader
 
 
@@ -95,12 +101,19 @@ def _retry_after(response: httpx.Response | None, attempt: int) -> float:
     return min(max(wait, 0.0), MAX_BACKOFF_S)
 
 
+def _out_of_time(extras: s.JudgeExtras, where: str) -> GradeError:
+    return GradeError(
+        "model_grader_server_error",
+        f"judge {where} did not answer within its {extras.timeout_s:g} s deadline (openrft.timeout_s)",
+    )
+
+
 def call_remote(extras: s.JudgeExtras, body: dict[str, Any], egress: EgressPolicy) -> dict[str, Any]:
     """POST one chat completion to an OpenAI-compatible endpoint, retrying transient failures.
 
-    The call goes through the operator's egress policy (openrft.egress): the address is checked after
-    DNS resolution and on every redirect, and `api_key_env` resolves only to a secret the operator
-    allows for this URL."""
+    Every attempt, and the waits between them, fit in `extras.timeout_s`. The call goes through the
+    operator's egress policy (openrft.egress): the address is checked after DNS resolution and on every
+    redirect, and `api_key_env` resolves only to a secret the operator allows for this URL."""
     assert extras.api_base is not None
     url = extras.api_base.rstrip("/") + "/chat/completions"
     try:
@@ -108,12 +121,14 @@ def call_remote(extras: s.JudgeExtras, body: dict[str, Any], egress: EgressPolic
     except EgressDenied as exc:
         raise GradeError("model_grader_server_error", exc.message) from None
     headers = {"Authorization": f"Bearer {key}"} if key else {}
+    body = {"max_completion_tokens": DEFAULT_JUDGE_MAX_TOKENS, **body}
+    deadline = time.monotonic() + extras.timeout_s
     problem = ""
     with egress.client(timeout_s=extras.timeout_s) as client:
         for attempt in range(extras.max_retries + 1):
             response = None
             try:
-                response = client.post(url, json=body, headers=headers)
+                response = client.post(url, json=body, headers=headers, timeout=max(0.01, deadline - time.monotonic()))
                 if response.status_code == 200:
                     return dict(response.json())
                 problem = f"HTTP {response.status_code}: {response.text[:300]}"
@@ -121,14 +136,19 @@ def call_remote(extras: s.JudgeExtras, body: dict[str, Any], egress: EgressPolic
                     break
             except EgressDenied as exc:
                 raise GradeError("model_grader_server_error", f"judge at {url}: {exc.message}") from None
+            except httpx.TimeoutException:
+                raise _out_of_time(extras, f"at {url}") from None
             except (httpx.HTTPError, json.JSONDecodeError) as exc:
                 problem = f"{type(exc).__name__}: {exc}"
+            wait = _retry_after(response, attempt)
             if attempt < extras.max_retries:
-                time.sleep(_retry_after(response, attempt))
+                if time.monotonic() + wait >= deadline:
+                    raise _out_of_time(extras, f"at {url}") from None
+                time.sleep(wait)
     raise GradeError("model_grader_server_error", f"judge at {url} failed: {problem}")
 
 
-def call_local(ctx: GradingContext, body: dict[str, Any]) -> dict[str, Any]:
+def call_local(ctx: GradingContext, body: dict[str, Any], extras: s.JudgeExtras) -> dict[str, Any]:
     """Generate with a model openrft serves, through the inference engine's chat entry point."""
     if ctx.store is None or ctx.settings is None:
         raise GradeError(
@@ -137,11 +157,16 @@ def call_local(ctx: GradingContext, body: dict[str, Any]) -> dict[str, Any]:
             "openrft.api_base (any OpenAI-compatible endpoint)",
         )
     try:
-        from openrft.inference.chat import chat_completion
+        from openrft.inference.chat import DeadlineExceeded, chat_completion
     except ImportError as exc:
         raise GradeError("model_grader_server_error", f"model serving not available: {exc}") from None
     try:
-        return dict(chat_completion(ctx, ctx.project_id, body))
+        reply = chat_completion(
+            ctx, ctx.project_id, body, deadline_s=extras.timeout_s, default_max_tokens=DEFAULT_JUDGE_MAX_TOKENS
+        )
+        return dict(reply)
+    except DeadlineExceeded:
+        raise _out_of_time(extras, f"model {body['model']!r}") from None
     except OpenRFTError as exc:  # unknown model, prompt too long, ...: this sample's server error
         raise GradeError("model_grader_server_error", f"judge model {body['model']!r}: {exc.message}") from None
     except Exception as exc:  # the engine failing must cost samples, not the step
@@ -157,10 +182,8 @@ def judge(grader: JudgeGrader, messages: list[dict[str, Any]], ctx: GradingConte
         cached = ctx.judge_cache.get(key)
     if cached is not None:
         return cached, True
-    if grader.openrft is not None and grader.openrft.api_base:
-        reply = call_remote(grader.openrft, body, ctx.egress)
-    else:
-        reply = call_local(ctx, body)
+    extras = grader.openrft or s.JudgeExtras()
+    reply = call_remote(extras, body, ctx.egress) if extras.api_base else call_local(ctx, body, extras)
     with ctx.lock:
         ctx.judge_cache[key] = reply
     return reply, False

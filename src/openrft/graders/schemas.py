@@ -80,7 +80,7 @@ class JudgeExtras(_Strict):
     api_base: str | None = None
     api_key: str | None = None
     api_key_env: str | None = None
-    timeout_s: float = Field(default=60.0, gt=0, le=600)
+    timeout_s: float = Field(default=60.0, gt=0, le=600)  # deadline of one judge call, retries included
     max_retries: int = Field(default=3, ge=0, le=10)
     structured_output: bool = True
 

@@ -2,6 +2,8 @@
 
 Same validation, templating and engine as POST /v1/chat/completions, without HTTP: `body` is that
 endpoint's JSON and the result is a ChatCompletion dict. Call it from a thread with no running event loop.
+With `deadline_s`, generation that has not finished by then is cancelled (its batch slots freed) and
+`DeadlineExceeded` is raised.
 """
 
 from __future__ import annotations
@@ -21,8 +23,26 @@ async def _never_disconnected() -> bool:
     return False
 
 
-def chat_completion(ctx: service.StoreContext, project_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    """ChatCompletion dict for `body` (stream is ignored); raises the API's domain errors."""
+class DeadlineExceeded(TimeoutError):
+    """The completion did not finish within its deadline; its sequences were cancelled."""
+
+    def __init__(self, deadline_s: float):
+        super().__init__(f"no answer within the {deadline_s:g} s deadline")
+        self.deadline_s = deadline_s
+
+
+def chat_completion(
+    ctx: service.StoreContext,
+    project_id: str,
+    body: dict[str, Any],
+    *,
+    deadline_s: float | None = None,
+    default_max_tokens: int = service.DEFAULT_MAX_TOKENS,
+) -> dict[str, Any]:
+    """ChatCompletion dict for `body` (stream is ignored); raises the API's domain errors.
+
+    `default_max_tokens` is the completion budget when `body` sets none (capped by what the context leaves).
+    """
     try:
         request = ChatCompletionCreate.model_validate({**body, "stream": False})
     except ValidationError as exc:
@@ -30,5 +50,10 @@ def chat_completion(ctx: service.StoreContext, project_id: str, body: dict[str, 
         param = ".".join(str(p) for p in first["loc"]) or None
         raise InvalidRequest(f"{param}: {first['msg']}", param=param) from None
     engine = get_engine()
-    prep = service.prepare_chat(ctx, engine, project_id, request)
-    return asyncio.run(service.complete(engine, prep, _never_disconnected))
+    prep = service.prepare_chat(ctx, engine, project_id, request, default_max_tokens=default_max_tokens)
+    try:
+        # wait_for cancels the generation on time-out; _events' finally then cancels each sequence.
+        return asyncio.run(asyncio.wait_for(service.complete(engine, prep, _never_disconnected), deadline_s))
+    except TimeoutError:
+        assert deadline_s is not None
+        raise DeadlineExceeded(deadline_s) from None

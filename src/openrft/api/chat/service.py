@@ -93,7 +93,7 @@ def _params(
     ]
 
 
-def _budget(prompt_len: int, requested: int | None, context: int, param: str) -> int:
+def _budget(prompt_len: int, requested: int | None, context: int, param: str, default: int = DEFAULT_MAX_TOKENS) -> int:
     """max_tokens for a prompt, or the OpenAI context_length_exceeded error."""
     if prompt_len >= context or (requested is not None and prompt_len + requested > context):
         asked = f" ({prompt_len} in the prompt, {requested} for the completion)" if requested else ""
@@ -104,7 +104,7 @@ def _budget(prompt_len: int, requested: int | None, context: int, param: str) ->
             param="messages" if param == "messages" else param,
             code="context_length_exceeded",
         )
-    return requested if requested is not None else min(DEFAULT_MAX_TOKENS, context - prompt_len)
+    return requested if requested is not None else min(default, context - prompt_len)
 
 
 def _content_text(content: Any, index: int) -> str:
@@ -139,7 +139,15 @@ def render_chat(tokenizer: Any, body: ChatCompletionCreate) -> list[int]:
     return list(tokenizer.encode(out, add_special_tokens=False))
 
 
-def prepare_chat(ctx: StoreContext, engine: Engine, project_id: str, body: ChatCompletionCreate) -> Prepared:
+def prepare_chat(
+    ctx: StoreContext,
+    engine: Engine,
+    project_id: str,
+    body: ChatCompletionCreate,
+    *,
+    default_max_tokens: int = DEFAULT_MAX_TOKENS,
+) -> Prepared:
+    """Validate, render and budget one chat request; `default_max_tokens` applies when it sets none."""
     if body.top_logprobs and not body.logprobs:
         raise InvalidRequest("top_logprobs requires logprobs to be true.", param="top_logprobs")
     fmt = body.response_format
@@ -153,7 +161,7 @@ def prepare_chat(ctx: StoreContext, engine: Engine, project_id: str, body: ChatC
     model = resolve(ctx.store, ctx.settings, project_id, body.model)
     prompt = render_chat(engine.tokenizer(model), body)
     requested = body.max_completion_tokens or body.max_tokens
-    budget = _budget(len(prompt), requested, engine.context_length(model), "messages")
+    budget = _budget(len(prompt), requested, engine.context_length(model), "messages", default_max_tokens)
     json_mode = fmt is not None and fmt.type in ("json_object", "json_schema")
     params = _params(body, budget, logprobs=body.logprobs, top=body.top_logprobs or 0, json_mode=json_mode)
     engine.prepare(model, params[0])  # here, in a worker thread: submit() runs on the event loop
