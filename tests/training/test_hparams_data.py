@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from itertools import chain
+from pathlib import Path
 
 import pytest
 
 from openrft.training import data
 from openrft.training.checkpoints import to_prune
-from openrft.training.hparams import HParams, HParamsError, resolve
+from openrft.training.hparams import LIMITS, HParams, HParamsError, resolve
 
 
 def test_auto_from_dataset_size() -> None:
@@ -99,3 +101,17 @@ def test_prune_keeps_three_best_and_the_newest() -> None:
     ]
     assert [c["step_number"] for c in to_prune(train_only, keep=3)] == [2, 4]
     assert to_prune([], keep=3) == []
+
+
+def test_every_bound_is_enforced_and_documented() -> None:
+    """LIMITS is the one table: resolve refuses a value past each bound, and hyperparameters.md states it."""
+    docs = (Path(__file__).parents[2] / "docs" / "hyperparameters.md").read_text()
+    for name, bound in LIMITS.items():
+        is_int = isinstance(getattr(HParams(), name), int)
+        too_big = int(bound.high) + 1 if is_int else bound.high * 2
+        with pytest.raises(HParamsError) as info:
+            resolve({name: too_big}, 10, 0)
+        assert info.value.param == name and f"<= {bound.high:g}" in str(info.value)
+        row = re.search(rf"^\| `{name}` \| ([^|]+) \|", docs, re.MULTILINE)
+        assert row is not None, name
+        assert f"{bound.high:g}" in row.group(1) and f"{bound.low:g}" in row.group(1), (name, row.group(1))
