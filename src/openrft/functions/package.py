@@ -2,24 +2,25 @@
 
 Limits follow AWS Lambda's (Timeout 1-900 s, MemorySize 128-10240 MB, 50 MB zipped code for direct
 upload, 250 MB unzipped, 4 KB of environment variables). A zip must open, keep every entry inside its
-root, and hold the handler's module. Failures are AWS's InvalidParameterValueException (400) or
-RequestTooLargeException (413).
+root, and hold the handler's module. Its unzipped size is what inflating it really yields, streamed
+with a cap (``functions/unzip.py``): sizes in its headers are never trusted, so a zip that declares a
+1.2 GB entry as 100 bytes is refused here, in a few chunks of memory, instead of inflating on its first
+invocation. Failures are AWS's InvalidParameterValueException (400) or RequestTooLargeException (413).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import re
-import zipfile
 from dataclasses import dataclass, field
 
 from openrft.api.errors import AwsError
+from openrft.functions import unzip
 
 RUNTIMES = ("python3.11", "python3.12")
 MAX_ZIP_BYTES = 50 * 1024 * 1024  # AWS: 50 MB zipped for direct upload
-MAX_UNZIPPED_BYTES = 262_144_000  # AWS: 250 MB unzipped
+MAX_UNZIPPED_BYTES = unzip.MAX_UNZIPPED_BYTES  # AWS: 250 MB unzipped
 MAX_ENV_BYTES = 4096
 ENV_KEY_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*$")
 
@@ -85,24 +86,17 @@ def code_sha256(zip_bytes: bytes) -> str:
 
 
 def validate_zip(zip_bytes: bytes, handler: str) -> None:
-    """A readable zip, no path escaping its root, within AWS's size limits, holding the handler module."""
+    """A readable zip, no path escaping its root, within AWS's size limits (inflated), holding the handler module."""
     if len(zip_bytes) > MAX_ZIP_BYTES:
         raise AwsError(413, "RequestTooLargeException", f"Zipped code must be at most {MAX_ZIP_BYTES} bytes")
     try:
-        archive = zipfile.ZipFile(io.BytesIO(zip_bytes))
-        infos = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise invalid(
-            f"Could not unzip uploaded file. Please check your file, then try to upload again. ({exc})"
-        ) from exc
-    names = set()
-    for info in infos:
-        parts = info.filename.replace("\\", "/").split("/")
-        if info.filename.startswith("/") or ".." in parts:
-            raise invalid(f"Zip entry {info.filename!r} points outside the package")
-        names.add(info.filename.replace("\\", "/"))
-    if sum(info.file_size for info in infos) > MAX_UNZIPPED_BYTES:
-        raise invalid(f"Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes")
+        names = {name.replace("\\", "/") for name in unzip.check_zip(zip_bytes, MAX_UNZIPPED_BYTES)}
+    except unzip.Refused as exc:
+        if exc.kind == "corrupt":
+            raise invalid(
+                f"Could not unzip uploaded file. Please check your file, then try to upload again. ({exc})"
+            ) from exc
+        raise invalid(str(exc)) from exc
     module = handler.rsplit(".", 1)[0]
     path = module.replace(".", "/")
     if f"{path}.py" not in names and f"{path}/__init__.py" not in names and f"{module}.py" not in names:

@@ -65,20 +65,22 @@ never serves another bundle, so one function can only tamper with its own later 
 from __future__ import annotations
 
 import atexit
-import io
 import itertools
+import json
 import logging
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 import uuid
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
+from openrft.functions import unzip
 from openrft.functions.limits import (
     FALLBACK_UID_BASE,
     WorkerSpec,
@@ -95,6 +97,7 @@ __all__ = [
     "InvocationResult",
     "Kind",
     "Limits",
+    "PackageRefused",
     "SandboxPool",
     "SandboxUnavailable",
     "detect_mode",
@@ -105,8 +108,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MAX_UNZIPPED_BYTES = 250 << 20  # AWS's limit for an unzipped deployment package
+MAX_UNZIPPED_BYTES = unzip.MAX_UNZIPPED_BYTES  # AWS's limit for an unzipped deployment package
 DEFAULT_IDLE_S = 300.0
+UNPACK_TIMEOUT_S = 120.0
 
 
 class SandboxPool:
@@ -119,8 +123,7 @@ class SandboxPool:
         self.max_workers = max_workers or max(4, 2 * (os.cpu_count() or 1))
         self.idle_s = idle_s
         self.closed = False
-        self._root = Path(tempfile.mkdtemp(prefix="openrft-sandbox-"))
-        self._root.chmod(0o711)
+        self._root = Path(tempfile.mkdtemp(prefix="openrft-sandbox-"))  # 0700
         self._workers: list[Worker] = []
         self._cond = threading.Condition()
         self._serial = itertools.count(1)
@@ -216,7 +219,8 @@ class SandboxPool:
                 self._cond.wait(timeout=1.0)
         if evicted is not None:
             evicted.kill()
-        try:
+        try:  # outside the lock: unpacking a large package must not hold up other calls
+            self._prepare(worker, bundle)
             worker.start(self._spawner)
         except BaseException:
             worker.kill()
@@ -226,22 +230,31 @@ class SandboxPool:
 
     def _new_worker(self, wkey: tuple[Any, ...], bundle: CodeBundle, limits: Limits) -> Worker:
         name = f"w{next(self._serial)}-{uuid.uuid4().hex[:8]}"
-        workdir = self._root / name
-        code_dir, scratch_dir = workdir / "task", workdir / "tmp"
-        scratch_dir.mkdir(parents=True)
-        try:
-            unpack_bundle(bundle, code_dir)
-        except BaseException:
-            shutil.rmtree(workdir, ignore_errors=True)
-            raise
         drop_uid = self._free_uid() if self.mode == "rlimits" and fallback_uid_drop_possible() else None
-        if drop_uid is not None:
-            os.chown(scratch_dir, drop_uid, drop_uid)
-        spec = WorkerSpec(mode=self.mode, limits=limits, code_dir=code_dir, scratch_dir=scratch_dir,
+        if drop_uid is None:
+            workdir = self._root / name
+            workdir.mkdir(mode=0o700)
+        else:  # the slot uid cannot pass the pool's 0700 root: its folder sits beside it, 0700 and its own
+            workdir = Path(tempfile.mkdtemp(prefix=f"{self._root.name}.{name}-", dir=self._root.parent))
+        spec = WorkerSpec(mode=self.mode, limits=limits, code_dir=workdir / "task", scratch_dir=workdir / "tmp",
                           drop_uid=drop_uid)  # fmt: skip
         worker = Worker(wkey=wkey, spec=spec, workdir=workdir, name=name)
         worker.busy = True
         return worker
+
+    @staticmethod
+    def _prepare(worker: Worker, bundle: CodeBundle) -> None:
+        """Unpack the code into the worker's folder; a zip that cannot be used is the call's error, not ours."""
+        spec = worker.spec
+        spec.scratch_dir.mkdir(mode=0o700)
+        try:
+            unpack_bundle(bundle, spec.code_dir)
+        except PackageRefused as exc:
+            error = {"errorMessage": f"The function's code cannot be unpacked: {exc}",
+                     "errorType": "Sandbox.PackageRefused", "stackTrace": []}  # fmt: skip
+            raise WorkerDied(error) from None
+        if spec.drop_uid is not None:
+            _chown_tree(worker.workdir, spec.drop_uid)  # Landlock still keeps the code read-only to it
 
     def _free_uid(self) -> int:
         """A uid no live worker uses (fallback as root): RLIMIT_NPROC then counts one worker's processes."""
@@ -268,31 +281,52 @@ class SandboxPool:
 
 
 def unpack_bundle(bundle: CodeBundle, dest: Path) -> None:
-    """Write the bundle's files under ``dest`` (read-only to the sandbox); refuses unsafe zip paths."""
-    dest.mkdir(parents=True)
-    files: dict[str, bytes] = dict(bundle.files or {})
+    """Write the bundle's files under ``dest`` (folders 0700, files 0600); refuses unsafe paths.
+
+    A zip is unpacked by a child process (``unzip.py``) with its own memory, file-size and CPU limits,
+    measuring what each entry really inflates to: a zip stored before its size was checked, or one
+    that lies about its sizes, costs the server nothing. Loose ``files`` (a grader's source) are
+    written here, after the zip's.
+    """
+    dest.mkdir(mode=0o700)
     if bundle.zip_bytes is not None:
-        with zipfile.ZipFile(io.BytesIO(bundle.zip_bytes)) as zf:
-            total = 0
-            for info in zf.infolist():
-                if info.is_dir():
-                    continue
-                total += info.file_size
-                if total > MAX_UNZIPPED_BYTES:
-                    raise ValueError(f"unzipped code is larger than {MAX_UNZIPPED_BYTES} bytes")
-                files[info.filename] = zf.read(info)
-    for name, data in files.items():
-        rel = PurePosixPath(name)
-        if rel.is_absolute() or ".." in rel.parts or not rel.parts:
-            raise ValueError(f"unsafe path in code bundle: {name!r}")
-        path = dest.joinpath(*rel.parts)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        path.chmod(0o644)
-    for root, dirs, _ in os.walk(dest):
-        for d in dirs:
-            os.chmod(os.path.join(root, d), 0o755)
-    dest.chmod(0o755)
+        _unpack_zip_in_child(bundle.zip_bytes, dest)
+    for name, data in (bundle.files or {}).items():
+        try:
+            parts = unzip.safe_parts(name)
+        except unzip.Refused:
+            raise ValueError(f"unsafe path in code bundle: {name!r}") from None
+        path = dest.joinpath(*parts)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with open(fd, "wb") as out:
+            out.write(data)
+
+
+class PackageRefused(ValueError):
+    """A function's zip that cannot be unpacked (too large once inflated, corrupt, or escaping its folder)."""
+
+
+def _unpack_zip_in_child(zip_bytes: bytes, dest: Path) -> None:
+    argv = [sys.executable, "-I", "-B", unzip.__file__, str(MAX_UNZIPPED_BYTES)]
+    env = {"PATH": "/usr/bin:/bin", unzip.DEST_ENV: str(dest)}  # not in argv: ps shows that to everyone
+    try:
+        proc = subprocess.run(argv, input=zip_bytes, capture_output=True, timeout=UNPACK_TIMEOUT_S, check=False,
+                              env=env)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise PackageRefused(f"unpacking took longer than {UNPACK_TIMEOUT_S:.0f} s") from None
+    if proc.returncode == unzip.REFUSED_EXIT:
+        raise PackageRefused(json.loads(proc.stdout)["message"])
+    if proc.returncode != 0:
+        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+        raise PackageRefused(tail[0])
+
+
+def _chown_tree(root: Path, uid: int) -> None:
+    os.chown(root, uid, uid, follow_symlinks=False)
+    for parent, dirs, files in os.walk(root):
+        for name in dirs + files:
+            os.chown(os.path.join(parent, name), uid, uid, follow_symlinks=False)
 
 
 _pool_lock = threading.Lock()
