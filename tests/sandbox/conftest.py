@@ -11,10 +11,17 @@ from typing import Any
 
 import pytest
 
+from openrft.functions.limits import landlock_abi, seccomp_available
 from openrft.functions.sandbox import CodeBundle, InvocationResult, Limits, SandboxPool, detect_mode
 from openrft.settings import Settings
 
 LIMITS = Limits(timeout_s=10, memory_mb=256, max_processes=32, max_output_bytes=1 << 20)
+
+# Every mode this host supports: the detected one, and the fallback wherever its layers exist.
+MODES: list[str] = [m for m in ("bubblewrap", "rlimits") if m == detect_mode()[0]]
+if landlock_abi() >= 4 and seccomp_available() and "rlimits" not in MODES:
+    MODES.append("rlimits")
+NO_MODE = [pytest.param("none", marks=pytest.mark.skip(reason="no sandbox here"))]
 
 
 def bundle(source: str, *, name: str = "lambda_function.py", extra: dict[str, bytes] | None = None) -> CodeBundle:
@@ -55,6 +62,12 @@ def make_pool(tmp_path_factory: pytest.TempPathFactory, mode: str | None = None)
     pool = SandboxPool(Settings(home=home), mode=mode)
     yield pool
     pool.close()
+
+
+@pytest.fixture(scope="module", params=MODES or NO_MODE)
+def each_mode_pool(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxPool]:
+    """A pool per supported mode (tests using it run once per mode)."""
+    yield from make_pool(tmp_path_factory, mode=request.param)
 
 
 @pytest.fixture(scope="module")

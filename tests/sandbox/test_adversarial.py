@@ -12,7 +12,6 @@ import platform
 import random
 import socket
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,21 +19,14 @@ import pytest
 
 import openrft
 import openrft.functions.sandbox as sandbox_module
-from openrft.functions.limits import landlock_abi, seccomp_available
-from openrft.functions.sandbox import InvocationResult, Limits, SandboxPool, detect_mode
-from tests.sandbox.conftest import LIMITS, assert_healthy, bundle, err, host_processes_with, make_pool
-
-MODES: list[str] = [m for m in ("bubblewrap", "rlimits") if m == detect_mode()[0]]
-if landlock_abi() >= 4 and seccomp_available() and "rlimits" not in MODES:
-    MODES.append("rlimits")
+from openrft.functions.limits import seccomp_available
+from openrft.functions.sandbox import InvocationResult, Limits, SandboxPool
+from tests.sandbox.conftest import LIMITS, assert_healthy, bundle, err, host_processes_with
 
 
-NO_MODE = [pytest.param("none", marks=pytest.mark.skip(reason="no sandbox here"))]
-
-
-@pytest.fixture(scope="module", params=MODES or NO_MODE)
-def pool(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxPool]:
-    yield from make_pool(tmp_path_factory, mode=request.param)
+@pytest.fixture
+def pool(each_mode_pool: SandboxPool) -> SandboxPool:
+    return each_mode_pool
 
 
 def call(pool: SandboxPool, source: str, payload: object = None, limits: Limits = LIMITS) -> InvocationResult:

@@ -1,7 +1,9 @@
 """The program that runs inside the sandbox: applies limits, then serves one function's calls.
 
 Standard library only (the openrft package is not visible inside). Started as
-``python -I -B _launcher.py CONFIG_JSON``; ``CONFIG_JSON`` carries the limits and paths. Frames on the
+``python -I -B _launcher.py`` with its configuration (limits and paths, JSON) in the environment
+variable ``OPENRFT_SANDBOX_CONFIG``, which it removes before any user code runs: the paths of a
+function's code are never on a command line, where every local user could read them. Frames on the
 private pipes are a 4-byte big-endian length + UTF-8 JSON: requests arrive on the original stdin,
 responses leave on the original stdout; both are moved to private close-on-exec descriptors before any
 user code runs, and the code's own stdout/stderr go to an in-memory file whose tail is returned as the
@@ -31,6 +33,7 @@ from typing import Any
 LOG_TAIL_BYTES = 4096
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_CHILD_SUBREAPER = 36
+CONFIG_ENV = "OPENRFT_SANDBOX_CONFIG"  # limits.CONFIG_ENV (this file cannot import openrft)
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -380,7 +383,7 @@ def on_terminate(_signum: int, _frame: object) -> None:
 
 
 def main() -> None:
-    cfg = json.loads(sys.argv[1])
+    cfg = json.loads(os.environ.pop(CONFIG_ENV))
     req_fd, resp_fd, log_fd = setup_io()
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversized writes fail with EFBIG instead of killing us
     _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)

@@ -1,9 +1,13 @@
 """How a sandboxed worker is started on this host: mode detection, the command line, cgroups.
 
 ``detect_mode`` probes once per process whether bubblewrap can create its namespaces here, else
-whether the fallback's layers (Landlock, seccomp) exist. ``sandbox_command`` builds the argv of one
-worker for the chosen mode; ``Cgroup`` gives a worker its own pids + memory limit when the server runs
-as root (where ``RLIMIT_NPROC`` does not bind) and a cgroup hierarchy is writable.
+whether the fallback's layers (Landlock, seccomp) exist. ``sandbox_command`` builds one worker's
+command for the chosen mode: what ``ps`` shows of it names no path of the function's code (bwrap reads
+its arguments from a descriptor, ``--args``; the launcher reads its configuration from its
+environment, which only the same uid can read). ``Cgroup`` gives a worker its own pids + memory limit
+when the server runs as root (where ``RLIMIT_NPROC`` does not bind) and a cgroup hierarchy is
+writable. Names of what a server leaves on the host (folders, cgroups) carry ``owner_tag()`` so that
+the next server can remove them after a crash.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import ctypes
 import functools
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -25,11 +30,40 @@ from pathlib import Path
 from openrft.functions.sandbox_types import Limits, SandboxUnavailable
 
 LAUNCHER = Path(__file__).with_name("_launcher.py")
+LAUNCHER_INSIDE = "/var/runtime/launcher.py"  # where bubblewrap mode binds it
 SANDBOX_UID = 65534  # the uid code sees inside bubblewrap ("nobody")
 FALLBACK_UID_BASE = 61_000  # per-slot uids for the fallback when root and the interpreter is world-readable
 CPU_BUDGET_S = 3600  # RLIMIT_CPU of a worker's lifetime: a backstop; the pool recycles workers at half
+CONFIG_ENV = "OPENRFT_SANDBOX_CONFIG"  # the launcher's configuration; it removes the variable at once
+OWNER_RE = re.compile(r"^(\d+)-(\d+)-")  # "<pid>-<start time>-...", see owner_tag()
 
 __all__ = ["Cgroup", "SandboxUnavailable", "WorkerSpec", "detect_mode", "landlock_abi", "sandbox_command"]
+
+
+# ---------------------------------------------------------------- owners of what is left on the host
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks since boot), None when there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(b")") + 2 :].split()[19])
+
+
+def owner_tag() -> str:
+    """``<pid>-<start time>`` of this process: a pid alone could be reused by another process after a crash."""
+    pid = os.getpid()
+    return f"{pid}-{process_start_ticks(pid)}"
+
+
+def owner_gone(name: str) -> bool:
+    """Whether ``name`` starts with the owner tag of a process that no longer runs (False: no tag, or alive)."""
+    match = OWNER_RE.match(name)
+    if match is None:
+        return False
+    return process_start_ticks(int(match[1])) != int(match[2])
 
 
 # ---------------------------------------------------------------- detection
@@ -180,34 +214,45 @@ def launcher_config(spec: WorkerSpec, task_dir: str, tmp_dir: str) -> dict[str, 
     }  # fmt: skip
 
 
-def sandbox_command(spec: WorkerSpec, cgroup: Cgroup | None) -> tuple[list[str], dict[str, str]]:
-    """(argv, env) of one worker; with a cgroup, a shell joins it and then execs the sandbox."""
+def _bwrap_private_args(spec: WorkerSpec) -> list[str]:
+    """bwrap's arguments naming host paths: handed over through a descriptor, never on the command line."""
+    task_dir, tmp_dir = "/var/task", "/tmp"
+    tmpfs_bytes = str(spec.limits.tmp_mb << 20)
+    args = _bwrap_base_args()
+    # The private /tmp first: an interpreter or virtualenv living under /tmp is bound on top of it.
+    args += ["--size", tmpfs_bytes, "--tmpfs", "/tmp"]
+    for path in python_paths():
+        args += ["--ro-bind", path, path]
+    args += ["--ro-bind", str(spec.code_dir), task_dir, "--ro-bind", str(LAUNCHER), LAUNCHER_INSIDE]
+    args += ["--remount-ro", "/", "--chdir", task_dir]  # bwrap's root tmpfs would be unbounded
+    env = {**sandbox_env(task_dir, tmp_dir), CONFIG_ENV: json.dumps(launcher_config(spec, task_dir, tmp_dir))}
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    return args
+
+
+def sandbox_command(spec: WorkerSpec, cgroup: Cgroup | None, args_fd: int) -> tuple[list[str], dict[str, str], bytes]:
+    """(argv, env, private arguments) of one worker; with a cgroup, a shell joins it and then execs the sandbox.
+
+    In bubblewrap mode the private arguments (NUL-separated) must be readable at ``args_fd`` in the child.
+    """
     if spec.mode == "bubblewrap":
-        task_dir, tmp_dir, launcher = "/var/task", "/tmp", "/var/runtime/launcher.py"
         bwrap = shutil.which("bwrap") or "bwrap"
-        argv = [bwrap, *_bwrap_base_args()]
-        # The private /tmp first: an interpreter or virtualenv living under /tmp is bound on top of it.
-        argv += ["--size", str(spec.limits.tmp_mb << 20), "--tmpfs", "/tmp"]
-        for path in python_paths():
-            argv += ["--ro-bind", path, path]
-        argv += ["--ro-bind", str(spec.code_dir), task_dir, "--ro-bind", str(LAUNCHER), launcher]
-        argv += ["--remount-ro", "/", "--chdir", task_dir]  # bwrap's root tmpfs would be unbounded
-        for key, value in sandbox_env(task_dir, tmp_dir).items():
-            argv += ["--setenv", key, value]
-        cfg = launcher_config(spec, task_dir, tmp_dir)
-        argv += ["--", sys.executable, "-I", "-B", launcher, json.dumps(cfg)]
+        private = b"".join(a.encode() + b"\0" for a in _bwrap_private_args(spec))
+        argv = [bwrap, "--args", str(args_fd), "--", sys.executable, "-I", "-B", LAUNCHER_INSIDE]
         env = {"PATH": "/usr/bin:/bin"}
     elif spec.mode == "rlimits":
         task_dir, tmp_dir = str(spec.code_dir), str(spec.scratch_dir)
+        private = b""
+        argv = [sys.executable, "-I", "-B", str(LAUNCHER)]
         cfg = launcher_config(spec, task_dir, tmp_dir)
-        argv = [sys.executable, "-I", "-B", str(LAUNCHER), json.dumps(cfg)]
-        env = sandbox_env(task_dir, tmp_dir)
+        env = {**sandbox_env(task_dir, tmp_dir), CONFIG_ENV: json.dumps(cfg)}
     else:
         raise SandboxUnavailable(f"refusing to run user code: no sandbox available ({detect_mode()[1]})")
     if cgroup is not None:
         joins = "; ".join(f"echo $$ > {shlex.quote(p)} || exit 97" for p in cgroup.procs_files)
         argv = ["/bin/sh", "-c", f'{joins}; exec "$@"', "sh", *argv]
-    return argv, env
+    return argv, env, private
 
 
 # ---------------------------------------------------------------- cgroups
@@ -254,7 +299,7 @@ class Cgroup:
         if found is None:
             return False
         try:
-            group = cls._make(found, f"probe-{os.getpid()}", 1 << 30, 8)
+            group = cls._make(found, f"{owner_tag()}-probe", 1 << 30, 8)
         except OSError:
             return False
         group.remove()
@@ -267,7 +312,23 @@ class Cgroup:
         found = cls._bases()
         assert found is not None
         memory = (max(limits.memory_mb, 256) + limits.tmp_mb + 64) << 20
-        return cls._make(found, name, memory, limits.max_processes)
+        return cls._make(found, f"{owner_tag()}-{name}", memory, limits.max_processes)
+
+    @classmethod
+    def sweep_stale(cls) -> int:
+        """Kill what is left in, and remove, the cgroups of servers that are gone; returns how many."""
+        if not cls.supported():
+            return 0
+        found = cls._bases()
+        assert found is not None
+        version, bases = found
+        names = {d.name for base in bases if base.is_dir() for d in base.iterdir() if d.is_dir()}
+        stale = sorted(n for n in names if owner_gone(n))
+        for name in stale:
+            group = cls([b / name for b in bases if (b / name).is_dir()], version)
+            group.kill()
+            group.remove()
+        return len(stale)
 
     @classmethod
     def _make(cls, found: tuple[int, list[Path]], name: str, memory_bytes: int, pids: int) -> Cgroup:

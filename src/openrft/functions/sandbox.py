@@ -83,9 +83,12 @@ from typing import Any
 from openrft.functions import unzip
 from openrft.functions.limits import (
     FALLBACK_UID_BASE,
+    Cgroup,
     WorkerSpec,
     detect_mode,
     fallback_uid_drop_possible,
+    owner_gone,
+    owner_tag,
     resolve_mode,
 )
 from openrft.functions.sandbox_types import CodeBundle, InvocationResult, Kind, Limits, SandboxUnavailable
@@ -110,7 +113,9 @@ log = logging.getLogger(__name__)
 
 MAX_UNZIPPED_BYTES = unzip.MAX_UNZIPPED_BYTES  # AWS's limit for an unzipped deployment package
 DEFAULT_IDLE_S = 300.0
+ROOT_PREFIX = "openrft-sandbox-"  # + owner_tag(): the next pool removes the folders of a dead one
 UNPACK_TIMEOUT_S = 120.0
+FALLBACK_UIDS = range(FALLBACK_UID_BASE, FALLBACK_UID_BASE + 65536)
 
 
 class SandboxPool:
@@ -123,7 +128,10 @@ class SandboxPool:
         self.max_workers = max_workers or max(4, 2 * (os.cpu_count() or 1))
         self.idle_s = idle_s
         self.closed = False
-        self._root = Path(tempfile.mkdtemp(prefix="openrft-sandbox-"))  # 0700
+        swept = sweep_stale_roots(Path(tempfile.gettempdir())) + Cgroup.sweep_stale()
+        if swept:
+            log.info("sandbox: removed %d folders and cgroups left by servers that are gone", swept)
+        self._root = Path(tempfile.mkdtemp(prefix=f"{ROOT_PREFIX}{owner_tag()}-"))  # 0700
         self._workers: list[Worker] = []
         self._cond = threading.Condition()
         self._serial = itertools.count(1)
@@ -327,6 +335,30 @@ def _chown_tree(root: Path, uid: int) -> None:
     for parent, dirs, files in os.walk(root):
         for name in dirs + files:
             os.chown(os.path.join(parent, name), uid, uid, follow_symlinks=False)
+
+
+def sweep_stale_roots(tmp_dir: Path) -> int:
+    """Remove the folders that pools of dead processes left in ``tmp_dir`` (after a kill -9); returns how many.
+
+    Only folders named for an owner that is gone, and owned by this uid (or, as root, a fallback slot
+    uid) are removed: another server's live pool, or a folder a local user planted, stays.
+    """
+    allowed = {os.geteuid()}
+    removed = 0
+    try:
+        candidates = [e for e in os.scandir(tmp_dir) if e.name.startswith(ROOT_PREFIX)]
+    except OSError:
+        return 0
+    for entry in candidates:
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        owned = st.st_uid in allowed or (os.geteuid() == 0 and st.st_uid in FALLBACK_UIDS)
+        if entry.is_dir(follow_symlinks=False) and owned and owner_gone(entry.name[len(ROOT_PREFIX) :]):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 _pool_lock = threading.Lock()

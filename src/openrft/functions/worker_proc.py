@@ -42,6 +42,12 @@ def _err(error_type: str, message: str) -> dict[str, Any]:
     return {"errorMessage": message, "errorType": error_type, "stackTrace": []}
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 class Worker:
     def __init__(self, *, wkey: tuple[Any, ...], spec: WorkerSpec, workdir: Path, name: str):
         self.wkey = wkey
@@ -67,12 +73,20 @@ class Worker:
         forked a process on Linux, and request threads come and go while a worker stays warm.
         """
         self.cgroup = Cgroup.create(self.name, self.spec.limits)
-        argv, env = sandbox_command(self.spec, self.cgroup)
-        popen = lambda: subprocess.Popen(  # noqa: E731
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-            start_new_session=True, close_fds=True,
-        )  # fmt: skip
-        self.proc = spawner.submit(popen).result()
+        # bwrap's arguments name the code's folder: they travel in a memfd (close-on-exec here; pass_fds
+        # hands it to bwrap alone, which closes it before running anything), not on its command line.
+        args_fd = os.memfd_create("openrft-sandbox-args")
+        try:
+            argv, env, private_args = sandbox_command(self.spec, self.cgroup, args_fd)
+            _write_all(args_fd, private_args)
+            os.lseek(args_fd, 0, os.SEEK_SET)
+            popen = lambda: subprocess.Popen(  # noqa: E731
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                start_new_session=True, close_fds=True, pass_fds=(args_fd,) if private_args else (),
+            )  # fmt: skip
+            self.proc = spawner.submit(popen).result()
+        finally:
+            os.close(args_fd)
         assert self.proc.stdout is not None and self.proc.stdin is not None
         os.set_blocking(self.proc.stdin.fileno(), False)
         try:
