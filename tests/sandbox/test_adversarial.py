@@ -19,6 +19,7 @@ import pytest
 
 import openrft
 import openrft.functions.sandbox as sandbox_module
+from openrft.functions import limits as limits_module
 from openrft.functions.limits import seccomp_available
 from openrft.functions.sandbox import InvocationResult, Limits, SandboxPool
 from tests.sandbox.conftest import LIMITS, assert_healthy, bundle, err, host_processes_with
@@ -330,4 +331,84 @@ def test_threads_left_running_replace_the_worker(pool: SandboxPool) -> None:
     assert first.ok and first.value == "started"
     second = pool.invoke(code, entry="lambda_function.handler", payload=None, limits=LIMITS, kind="lambda")
     assert second.ok and second.cold_start and second.worker_pid != first.worker_pid
+    assert_healthy(pool)
+
+
+def test_dev_shm_bounded_and_not_seen_by_another_function(pool: SandboxPool) -> None:
+    """Issue 11, finding 6: /dev/shm took writes past the /tmp cap and kept them across calls."""
+    marker = f"shm-{random.randint(10**6, 10**7)}"
+    source = """
+    import os
+    def handler(event, context):
+        try:
+            out = {"listing": sorted(os.listdir("/dev/shm"))}
+        except OSError as exc:  # the fallback: Landlock keeps the host's /dev/shm out of reach
+            out = {"listing": type(exc).__name__}
+        if event is None:
+            return out
+        written = 0
+        try:
+            for i in range(16):  # 32 MiB in files of 2 MiB (each under the file-size limit): twice the cap
+                with open(f"/dev/shm/{event}-{i}", "wb") as fh:
+                    fh.write(b"s" * (2 << 20))
+                written += 2
+            out["result"] = "WROTE"
+        except OSError as exc:
+            out["result"] = type(exc).__name__
+        out["written_mib"] = written
+        return out
+    """
+    small = replace(LIMITS, tmp_mb=16)
+    filler = call(pool, source, marker, limits=small)
+    assert filler.ok, filler.error
+    assert filler.value["result"] != "WROTE", filler.value
+    assert filler.value["written_mib"] <= 16, filler.value
+    other = call(pool, source, None, limits=small)  # another function: a new bundle, a new worker
+    assert other.ok, other.error
+    assert marker not in str(other.value["listing"]), other.value
+    assert not any(marker in name for name in os.listdir("/dev/shm"))  # nothing reached the host's /dev/shm
+    assert_healthy(pool)
+
+
+THREADS = """
+import threading
+from concurrent.futures import ThreadPoolExecutor
+def handler(event, context):
+    barrier = threading.Barrier(64, timeout=10)
+    with ThreadPoolExecutor(max_workers=64) as executor:  # all 64 alive at once
+        pool_result = sum(executor.map(lambda i: barrier.wait() * 0 + 1, range(64)))
+    stop, threads = threading.Event(), []
+    try:
+        while len(threads) < event:
+            thread = threading.Thread(target=stop.wait)
+            thread.start()
+            threads.append(thread)
+    except RuntimeError:
+        pass
+    stop.set()
+    for thread in threads:
+        thread.join()
+    return {"pool": pool_result, "started": len(threads)}
+"""
+
+
+def test_thread_pool_handler_at_the_smallest_memory_size(pool: SandboxPool) -> None:
+    """Issue 11, finding 6: at MemorySize 128 only 3-5 threads could start (RLIMIT_AS counted their stacks)."""
+    result = call(pool, THREADS, 2000, limits=Limits(timeout_s=30, memory_mb=128))
+    assert result.ok, result.error
+    assert result.value["pool"] == 64
+    assert 1000 <= result.value["started"] <= 1024, result.value  # AWS: 1,024 processes/threads
+    assert_healthy(pool)
+
+
+def test_memory_and_threads_without_a_cgroup(pool: SandboxPool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where no cgroup applies (an ordinary user), RLIMIT_DATA binds memory and still leaves room for threads."""
+    monkeypatch.setattr(limits_module.Cgroup, "create", classmethod(lambda cls, name, limits: None))
+    smallest = Limits(timeout_s=30, memory_mb=128)
+    threads = call(pool, THREADS, 1000, limits=smallest)
+    assert threads.ok, threads.error
+    assert threads.value == {"pool": 64, "started": 1000}
+    bomb = "def handler(event, context):\n    hoard = []\n    while True:\n        hoard.append(bytearray(32 << 20))\n"
+    result = call(pool, bomb, limits=smallest)
+    assert not result.ok and err(result)["errorType"] == "MemoryError", result.error
     assert_healthy(pool)

@@ -70,6 +70,7 @@ def write_frame(fd: int, obj: dict[str, Any]) -> None:
 
 
 def apply_rlimits(cfg: dict[str, Any]) -> None:
+    """Per-process limits; ``data_mb`` is set where no memory cgroup counts resident memory (see limits.py)."""
     mib = 1 << 20
     limits = {
         resource.RLIMIT_AS: cfg["address_space_mb"] * mib,
@@ -79,8 +80,13 @@ def apply_rlimits(cfg: dict[str, Any]) -> None:
         resource.RLIMIT_CORE: 0,
         resource.RLIMIT_CPU: cfg["cpu_budget_s"],
     }
+    if cfg["data_mb"] is not None:
+        limits[resource.RLIMIT_DATA] = cfg["data_mb"] * mib
     for which, value in limits.items():
         resource.setrlimit(which, (value, value))
+    # Python threads' stacks: glibc's 8 MiB with a cgroup (virtual, as on AWS); small enough without one
+    # that max_processes of them fit in RLIMIT_DATA, where a thread's whole stack counts.
+    threading.stack_size(cfg["thread_stack_kib"] << 10)
 
 
 def apply_landlock(cfg: dict[str, Any]) -> int:

@@ -1,13 +1,13 @@
-"""How a sandboxed worker is started on this host: mode detection, the command line, cgroups.
+"""How a sandboxed worker is started on this host: mode detection, the command line, limits, cgroups.
 
 ``detect_mode`` probes once per process whether bubblewrap can create its namespaces here, else
 whether the fallback's layers (Landlock, seccomp) exist. ``sandbox_command`` builds one worker's
 command for the chosen mode: what ``ps`` shows of it names no path of the function's code (bwrap reads
 its arguments from a descriptor, ``--args``; the launcher reads its configuration from its
-environment, which only the same uid can read). ``Cgroup`` gives a worker its own pids + memory limit
-when the server runs as root (where ``RLIMIT_NPROC`` does not bind) and a cgroup hierarchy is
-writable. Names of what a server leaves on the host (folders, cgroups) carry ``owner_tag()`` so that
-the next server can remove them after a crash.
+environment, which only the same uid can read). ``memory_limits`` chooses how memory is bounded;
+``Cgroup`` gives a worker its own pids + memory limit when the server runs as root (where
+``RLIMIT_NPROC`` does not bind) and a cgroup hierarchy is writable. Names of what a server leaves on
+the host (folders, cgroups) carry ``owner_tag()`` so that the next server can remove them after a crash.
 """
 
 from __future__ import annotations
@@ -35,6 +35,11 @@ SANDBOX_UID = 65534  # the uid code sees inside bubblewrap ("nobody")
 FALLBACK_UID_BASE = 61_000  # per-slot uids for the fallback when root and the interpreter is world-readable
 CPU_BUDGET_S = 3600  # RLIMIT_CPU of a worker's lifetime: a backstop; the pool recycles workers at half
 CONFIG_ENV = "OPENRFT_SANDBOX_CONFIG"  # the launcher's configuration; it removes the variable at once
+AWS_THREAD_STACK_KIB = 8192  # glibc's default thread stack (RLIMIT_STACK 8 MiB), as on AWS Lambda
+SMALL_THREAD_STACK_KIB = 256  # without a cgroup each stack counts in RLIMIT_DATA: 1024 threads = 256 MiB
+# RLIMIT_AS above the data limit: libraries, malloc arenas' reservations, guard pages (measured: 136 MB
+# with numpy, sympy, nltk, pydantic imported and 1,000 threads); it also bounds shared mappings.
+ADDRESS_SLACK_MB = 512
 OWNER_RE = re.compile(r"^(\d+)-(\d+)-")  # "<pid>-<start time>-...", see owner_tag()
 
 __all__ = ["Cgroup", "SandboxUnavailable", "WorkerSpec", "detect_mode", "landlock_abi", "sandbox_command"]
@@ -182,6 +187,7 @@ def sandbox_env(task_dir: str, tmp_dir: str) -> dict[str, str]:
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
+        "MALLOC_ARENA_MAX": "2",  # each arena reserves 64 MiB of address space; threads share two
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
     }
@@ -198,13 +204,34 @@ class WorkerSpec:
     drop_uid: int | None = None
 
 
-def launcher_config(spec: WorkerSpec, task_dir: str, tmp_dir: str) -> dict[str, object]:
+def cgroup_memory_mb(lim: Limits) -> int:
+    """The memory cgroup's limit: the function's memory (256 MB at least) + its /tmp and /dev/shm tmpfs pages."""
+    return max(lim.memory_mb, 256) + 2 * lim.tmp_mb + 64
+
+
+def memory_limits(lim: Limits, cgroup: bool) -> dict[str, int | None]:
+    """How memory binds (the launcher's ``data_mb``, ``address_space_mb``, ``thread_stack_kib``).
+
+    With a cgroup, resident memory is counted for the whole sandbox, so threads keep AWS's 8 MiB
+    (virtual) stacks and RLIMIT_AS is a generous backstop only. Without one, each process gets
+    RLIMIT_DATA (private writable memory, not reserved address space): the function's memory plus room
+    for ``max_processes`` threads with 256 KiB stacks; RLIMIT_AS also bounds shared mappings.
+    """
+    if cgroup:
+        address_mb = cgroup_memory_mb(lim) + lim.max_processes * AWS_THREAD_STACK_KIB // 1024 + ADDRESS_SLACK_MB
+        return {"data_mb": None, "address_space_mb": address_mb, "thread_stack_kib": AWS_THREAD_STACK_KIB}
+    data_mb = lim.memory_mb + lim.max_processes * SMALL_THREAD_STACK_KIB // 1024
+    return {"data_mb": data_mb, "address_space_mb": data_mb + ADDRESS_SLACK_MB,
+            "thread_stack_kib": SMALL_THREAD_STACK_KIB}  # fmt: skip
+
+
+def launcher_config(spec: WorkerSpec, task_dir: str, tmp_dir: str, cgroup: bool) -> dict[str, object]:
     lim = spec.limits
     return {
         "mode": spec.mode,
         "task_dir": task_dir,
         "scratch_dir": tmp_dir,
-        "address_space_mb": max(lim.memory_mb, 256),
+        **memory_limits(lim, cgroup),
         "max_processes": lim.max_processes,
         "fsize_bytes": max(lim.tmp_mb << 20, lim.max_output_bytes + 1),
         "cpu_budget_s": CPU_BUDGET_S,
@@ -214,7 +241,7 @@ def launcher_config(spec: WorkerSpec, task_dir: str, tmp_dir: str) -> dict[str, 
     }  # fmt: skip
 
 
-def _bwrap_private_args(spec: WorkerSpec) -> list[str]:
+def _bwrap_private_args(spec: WorkerSpec, cgroup: bool) -> list[str]:
     """bwrap's arguments naming host paths: handed over through a descriptor, never on the command line."""
     task_dir, tmp_dir = "/var/task", "/tmp"
     tmpfs_bytes = str(spec.limits.tmp_mb << 20)
@@ -224,8 +251,10 @@ def _bwrap_private_args(spec: WorkerSpec) -> list[str]:
     for path in python_paths():
         args += ["--ro-bind", path, path]
     args += ["--ro-bind", str(spec.code_dir), task_dir, "--ro-bind", str(LAUNCHER), LAUNCHER_INSIDE]
+    # --dev's /dev is an unbounded tmpfs: /dev/shm gets its own, as small as /tmp, new for each worker.
+    args += ["--size", tmpfs_bytes, "--tmpfs", "/dev/shm"]
     args += ["--remount-ro", "/", "--chdir", task_dir]  # bwrap's root tmpfs would be unbounded
-    env = {**sandbox_env(task_dir, tmp_dir), CONFIG_ENV: json.dumps(launcher_config(spec, task_dir, tmp_dir))}
+    env = {**sandbox_env(task_dir, tmp_dir), CONFIG_ENV: json.dumps(launcher_config(spec, task_dir, tmp_dir, cgroup))}
     for key, value in env.items():
         args += ["--setenv", key, value]
     return args
@@ -238,14 +267,14 @@ def sandbox_command(spec: WorkerSpec, cgroup: Cgroup | None, args_fd: int) -> tu
     """
     if spec.mode == "bubblewrap":
         bwrap = shutil.which("bwrap") or "bwrap"
-        private = b"".join(a.encode() + b"\0" for a in _bwrap_private_args(spec))
+        private = b"".join(a.encode() + b"\0" for a in _bwrap_private_args(spec, cgroup is not None))
         argv = [bwrap, "--args", str(args_fd), "--", sys.executable, "-I", "-B", LAUNCHER_INSIDE]
         env = {"PATH": "/usr/bin:/bin"}
     elif spec.mode == "rlimits":
         task_dir, tmp_dir = str(spec.code_dir), str(spec.scratch_dir)
         private = b""
         argv = [sys.executable, "-I", "-B", str(LAUNCHER)]
-        cfg = launcher_config(spec, task_dir, tmp_dir)
+        cfg = launcher_config(spec, task_dir, tmp_dir, cgroup is not None)
         env = {**sandbox_env(task_dir, tmp_dir), CONFIG_ENV: json.dumps(cfg)}
     else:
         raise SandboxUnavailable(f"refusing to run user code: no sandbox available ({detect_mode()[1]})")
@@ -311,8 +340,7 @@ class Cgroup:
             return None
         found = cls._bases()
         assert found is not None
-        memory = (max(limits.memory_mb, 256) + limits.tmp_mb + 64) << 20
-        return cls._make(found, f"{owner_tag()}-{name}", memory, limits.max_processes)
+        return cls._make(found, f"{owner_tag()}-{name}", cgroup_memory_mb(limits) << 20, limits.max_processes)
 
     @classmethod
     def sweep_stale(cls) -> int:

@@ -11,10 +11,10 @@ Kind = Literal["lambda", "python_grader"]
 @dataclass(frozen=True)
 class Limits:
     timeout_s: float  # wall time of one call, enforced by the parent
-    memory_mb: int  # address space of each sandboxed process (+ the worker's memory cgroup when root)
-    max_processes: int = 64  # processes/threads in the sandbox
+    memory_mb: int  # the worker's memory cgroup (when root), else each process's RLIMIT_DATA (limits.py)
+    max_processes: int = 1024  # processes + threads in the sandbox (AWS Lambda: 1,024)
     max_output_bytes: int = 6_291_456  # response and log size (AWS's 6 MB sync payload)
-    tmp_mb: int = 64  # private /tmp size and largest file
+    tmp_mb: int = 64  # size of the private /tmp, of /dev/shm, and of the largest file
 
 
 @dataclass(frozen=True)
