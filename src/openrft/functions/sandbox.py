@@ -8,14 +8,45 @@ the sandbox, it must not
 1. reach the network (no TCP/UDP, not even the host's loopback where the API listens);
 2. read host files: system secrets, the store under ``OPENRFT_HOME`` (database, blobs, keys), the
    server's source, or another function's (or another version's) code;
-3. exhaust the host's memory, processes or disk (``memory_mb``, ``max_processes``, a small private
-   ``/tmp``, a file-size limit);
+3. exhaust the host's memory, processes or disk (see Memory below; ``max_processes``, 1,024 processes
+   and threads as on AWS; a small private ``/tmp`` and ``/dev/shm``; a file-size limit);
 4. outlive its call: wall time is enforced by the parent (the whole sandbox is killed), and processes
    the code leaves running after it returns are killed before the next call;
 5. flood the host with output: logs and responses are capped (``max_output_bytes``) and measured in
-   the sandbox, never buffered whole by the server.
+   the sandbox, never buffered whole by the server;
+6. exhaust the server through its package: a zip's unzipped size is what inflating it yields, measured
+   in chunks with a 250 MB cap when it is uploaded (its headers are never trusted: ``unzip.py``), and
+   it is unpacked by a child process with its own memory, file-size and CPU limits, never in the
+   server's memory (a refused package is the call's error, ``Sandbox.PackageRefused``);
+7. be read by other local users of the host: the pool's folder (``$TMPDIR/openrft-sandbox-<pid>-<start
+   time>-*``) and everything in it are 0700/0600, owned by the service user (in the fallback's uid
+   drop, a worker's folder sits beside it, 0700, owned by the slot uid); no path of the code is on a
+   command line that ``ps`` shows (bwrap reads its arguments from a descriptor, ``--args``; the
+   launcher and the unpacking child read theirs from their environment, which only the same uid can
+   read); after a crash (kill -9) the next pool removes the folders and cgroups of owners that are gone
+   (a pid alone could be reused: the name carries the process's start time too).
 
-Each property has an adversarial test in ``tests/sandbox/test_adversarial.py``.
+Each property has an adversarial test in ``tests/sandbox/`` (``test_adversarial.py``, ``test_zip_bomb.py``,
+``test_host_traces.py``).
+
+Memory
+------
+* With a cgroup (the server runs as root and a v1 or v2 hierarchy is writable): each worker's memory
+  cgroup is the limit for the whole sandbox, counting resident memory and its tmpfs pages:
+  ``max(memory_mb, 256) + 2 * tmp_mb + 64`` MB; a function over it is OOM-killed
+  (``Runtime.OutOfMemory``). Threads keep glibc's 8 MiB stacks (virtual, as on AWS), and RLIMIT_AS is a
+  backstop only (that limit + ``max_processes`` stacks + 512 MiB), so a handler can start as many
+  threads as AWS allows (measured at MemorySize 128: 1,021 of the pids cgroup's 1,024; 5 when RLIMIT_AS
+  of 256 MiB counted each thread's stack and malloc arena).
+* Without one (an ordinary user): limits are per process. RLIMIT_DATA (private writable memory, not
+  reserved address space) is ``memory_mb`` + ``max_processes`` x 256 KiB, and Python threads get 256 KiB
+  stacks so that 1,024 fit (a single-threaded process may use that room as heap: 384 MB at MemorySize
+  128); RLIMIT_AS is that + 512 MiB and is also what bounds shared mappings; ``MALLOC_ARENA_MAX=2``
+  keeps arenas' reservations small. What does not hold without a cgroup: the total across a function's
+  processes (each may use its own limit) and memory in memfds (each only capped by RLIMIT_FSIZE); and
+  recursion through C calls (a sort key, ``map``, ``__getattr__``) in a thread other than the main one
+  overflows 256 KiB after about 150-200 levels and crashes the worker (``Runtime.ExitError``);
+  pure-Python recursion reaches the usual 1,000.
 
 Modes (``detect_mode``, probed once per process)
 ------------------------------------------------
@@ -25,27 +56,29 @@ Modes (``detect_mode``, probed once per process)
   binds of ``/usr`` (+ ``/lib*``, ``/bin`` links), the Python installation (``sys.base_prefix`` and the
   venv ``sys.prefix``), the launcher file, the function's unpacked code at ``/var/task`` (as on AWS
   Lambda), ``/etc/ld.so.cache`` (+ ``ld.so.conf``, ``localtime``), a private tmpfs ``/tmp`` (the rest is
-  remounted read-only) and fresh ``/proc`` and ``/dev``. Nothing else: not the rest of ``/etc``,
+  remounted read-only), fresh ``/proc`` and ``/dev``, and ``/dev/shm`` as its own tmpfs of ``tmp_mb``
+  (new for each worker, so never seen by another function). Nothing else: not the rest of ``/etc``,
   ``/home``, the repository or ``OPENRFT_HOME``. Limits are applied by the launcher inside
-  (``RLIMIT_AS``, ``RLIMIT_NPROC``, ``RLIMIT_FSIZE``, ``RLIMIT_NOFILE``, ``RLIMIT_CORE``, a CPU
-  backstop) and, when the server runs as root (where ``RLIMIT_NPROC`` does not bind), by a pids +
-  memory cgroup per worker (v1 or v2, nested under the server's own cgroup). A seccomp filter (when
-  ``pyseccomp`` is importable) also denies io_uring, ptrace, bpf, keyctl, nested namespaces and mounts.
-  Residual risk: when the server runs as root, uid 65534 inside maps to root outside, so confinement
-  rests on the mount namespace showing nothing but the read-only binds above and on the dropped
-  capabilities; run the service as an ordinary user where possible.
+  (``RLIMIT_DATA`` or ``RLIMIT_AS``, see Memory; ``RLIMIT_NPROC``, ``RLIMIT_FSIZE``, ``RLIMIT_NOFILE``,
+  ``RLIMIT_CORE``, a CPU backstop) and, when the server runs as root (where ``RLIMIT_NPROC`` does not
+  bind), by a pids + memory cgroup per worker (v1 or v2, nested under the server's own cgroup). A
+  seccomp filter (when ``pyseccomp`` is importable) also denies io_uring, ptrace, bpf, keyctl, nested
+  namespaces and mounts. Residual risk: when the server runs as root, uid 65534 inside maps to root
+  outside, so confinement rests on the mount namespace showing nothing but the read-only binds above
+  and on the dropped capabilities; run the service as an ordinary user where possible.
 * ``rlimits`` (fallback where user namespaces are forbidden, e.g. Docker's default seccomp profile):
   the launcher runs directly, in its own session, with the same rlimits, a private scratch ``TMPDIR``,
-  Landlock (file access limited to the Python installation, the code and the scratch dir; TCP
-  bind/connect denied from ABI 4; signals and abstract UNIX sockets scoped from ABI 6), a seccomp
-  filter when ``pyseccomp`` is importable (no non-UNIX sockets: covers UDP; no ptrace, bpf, io_uring,
-  namespaces, mount, keyctl...), cgroups when root, and a uid drop to a per-slot uid when root and the
-  interpreter is world-readable. Processes the code starts are swept by the launcher (their subreaper)
-  after each call and on a timeout (SIGTERM, then SIGKILL of the group). It does NOT hide the host's
-  process list, give a private ``/tmp``, or isolate IPC; it is chosen only when Landlock and a network
-  filter exist (``doctor`` says which layers are active); as an ordinary user without a cgroup,
-  ``RLIMIT_NPROC`` counts all of that user's processes; the scratch dir is on the host's disk, so
-  ``RLIMIT_FSIZE`` caps each file, not the total.
+  Landlock (file access limited to the Python installation, the code and the scratch dir, so the host's
+  ``/dev/shm`` is out of reach: POSIX shared memory fails, as on AWS Lambda; TCP bind/connect denied from
+  ABI 4; signals and abstract UNIX sockets scoped from ABI 6), a seccomp filter when ``pyseccomp`` is
+  importable (no non-UNIX sockets: covers UDP; no ptrace, bpf, io_uring, namespaces, mount,
+  keyctl...), cgroups when root, and a uid drop to a per-slot uid when root and the interpreter is
+  world-readable. Processes the code starts are swept by the launcher (their subreaper) after each call
+  and on a timeout (SIGTERM, then SIGKILL of the group). It does NOT hide the host's process list, give
+  a private ``/tmp``, or isolate IPC; it is chosen only when Landlock and a network filter exist
+  (``doctor`` says which layers are active); as an ordinary user without a cgroup, ``RLIMIT_NPROC``
+  counts all of that user's processes; the scratch dir is on the host's disk, so ``RLIMIT_FSIZE`` caps
+  each file, not the total.
 * ``unavailable``: neither works; ``invoke`` raises ``SandboxUnavailable`` ("refusing to run user
   code: no sandbox available (...)").
 
@@ -59,7 +92,8 @@ packages vendored at the root of the function's zip import too (``/var/task`` is
 Warm workers: one sandboxed process per (bundle key, limits), serving calls over length-prefixed JSON
 on private pipes, reused across calls and replaced after a timeout, crash, memory kill or leftover
 threads; idle ones are reaped; at most ``max_workers`` per pool (least recently used evicted). A worker
-never serves another bundle, so one function can only tamper with its own later calls.
+never serves another bundle, so one function can only tamper with its own later calls (its ``/tmp`` and
+``/dev/shm`` persist across its warm calls, as ``/tmp`` does on AWS).
 """
 
 from __future__ import annotations
