@@ -30,13 +30,16 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
-    """`json.loads`, refusing NaN/Infinity and values nested more than `max_depth` levels.
+def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH, finite: bool = True) -> Any:
+    """`json.loads`, refusing values nested more than `max_depth` levels and (when `finite`) NaN/Infinity.
 
-    Raises json.JSONDecodeError for malformed text (both are ValueErrors) and JSONLimitError for a limit.
+    `finite=False` keeps Python's reading of NaN/Infinity, for callers that flag them per value (a
+    reward function's scores). Raises json.JSONDecodeError for malformed text (both are ValueErrors)
+    and JSONLimitError for a limit.
     """
+    checks: dict[str, Any] = {"parse_constant": _refuse_constant, "parse_float": _finite_float} if finite else {}
     try:
-        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        value = json.loads(text, **checks)
     except RecursionError:
         raise JSONLimitError(f"JSON nested more than {max_depth} levels deep") from None
     if depth_exceeds(value, max_depth):

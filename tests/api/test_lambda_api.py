@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import zipfile
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -16,6 +17,7 @@ import httpx
 import pytest
 
 from openrft.functions.arn import account_id
+from openrft.settings import Settings
 from tests.conftest import LiveServer
 
 HANDLER = "lambda_function.lambda_handler"
@@ -423,7 +425,10 @@ def test_reward_contract_through_aws_path(lam: Any, live_server: LiveServer, mon
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", live_server.admin_key)
     item = {"reference_answer": "4"}
     events = [reward.build_reward_event([], item, f"s{i}", c) for i, c in enumerate(["4", "5", "4"])]
-    result = reward.call_reward_function(None, "proj_elsewhere", arn, events, batch_size=2)
+    refused = reward.call_reward_function(None, "proj_elsewhere", arn, events, batch_size=2)
+    assert refused.errors == [reward.E_INVOCATION] * 3  # the server's AWS identity: only for allowed accounts
+    allowed = SimpleNamespace(settings=Settings(outbound_aws_accounts=[arn.split(":")[4]]))
+    result = reward.call_reward_function(allowed, "proj_elsewhere", arn, events, batch_size=2)
     assert result.rewards == [1.0, 0.0, 1.0] and result.errors == [None, None, None]
     assert result.metric_means == {"exact": 1.0}
     assert result.audit["version"] == "1" and result.audit["function_name"] == "judge"

@@ -101,7 +101,7 @@ def _unwrap(raw: Any) -> Any:
         raw = raw.decode("utf-8", errors="replace")
     if isinstance(raw, str):
         try:
-            raw = safejson.loads(raw)
+            raw = safejson.loads(raw, finite=False)  # a NaN score is that sample's error (E_NON_FINITE)
         except json.JSONDecodeError as exc:
             raise ValueError(f"response is not JSON: {exc}") from exc
         except safejson.JSONLimitError as exc:

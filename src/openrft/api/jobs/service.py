@@ -347,9 +347,9 @@ def create_job(
         raise _invalid(exc) from exc
     _check_metadata(body.metadata)
     method = _check_method(body)
+    _check_model(ctx, project_id, body.model)
     grader = _check_grader(ctx, project_id, method.grader)
     _check_response_format(method.response_format)
-    _check_model(ctx, project_id, body.model)
     _check_budget(ctx, body.model, method.hyperparameters)
     _check_file(ctx, project_id, body.training_file, "training_file")
     if body.validation_file is not None:
