@@ -306,6 +306,9 @@ def test_a_local_judge_out_of_time_is_a_server_error_naming_the_deadline(client:
     errors = out.metadata.errors
     assert out.reward == 0.0 and errors.model_grader_server_error
     assert "0.001 s deadline (openrft.timeout_s)" in str(errors.model_grader_server_error_details)
+    # The cancelled generation left the engine serving: the next request on the same model answers.
+    answer = client.chat.completions.create(model=tiny.base, messages=[{"role": "user", "content": "hi"}], max_tokens=3)
+    assert answer.choices[0].finish_reason in ("stop", "length")
 
 
 def test_a_remote_judge_out_of_time_is_a_server_error_and_the_budget_is_bounded() -> None:

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -195,7 +196,10 @@ def _launch(engine: Engine, prep: Prepared) -> tuple[asyncio.Queue[tuple[int, De
             index = p * len(prep.params) + i
 
             def sink(ev: Delta | Finished, index: int = index) -> None:
-                loop.call_soon_threadsafe(events.put_nowait, (index, ev))
+                # The engine's thread calls this; a consumer gone with its loop (a judge past its deadline)
+                # must not raise there, where it would fail the other sequences of the batch.
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(events.put_nowait, (index, ev))
 
             handles.append(engine.submit(prep.model, prompt, params, sink, json_schema=prep.json_schema))
     return events, handles
