@@ -201,3 +201,22 @@ def test_other_lies_refused(entry: tuple[str, int, bytes, int, int], message: st
     assert info.value.status_code == 400 and message in info.value.message
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         unpack_bundle(CodeBundle(key="lie", zip_bytes=data), tmp_path / "task")
+
+
+def test_a_zip_of_very_many_entries_is_refused_before_its_directory_is_parsed() -> None:
+    """600,000 empty entries in a few MB would cost ~300 MB and tens of seconds inside zipfile.ZipFile()."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(HANDLER.split(".")[0] + ".py", b"def lambda_handler(event, context):\n    return 1\n")
+        for i in range(65_000):  # under zip64's 65,535, so only the directory's size gives it away
+            zf.writestr(f"pkg/{i:05d}/__init__.py", b"")
+    tracemalloc.start()
+    try:
+        with pytest.raises(AwsError) as info:
+            validate_zip(buf.getvalue(), HANDLER)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert info.value.error_type == "InvalidParameterValueException"
+    assert "file list is larger than 4194304 bytes" in info.value.message
+    assert peak < 16 << 20, f"validate_zip allocated {peak} bytes"  # the zip itself is ~7 MB, not parsed
