@@ -1,4 +1,5 @@
-"""The migrated database is exactly what `store/schema.py` declares, and migrating is idempotent."""
+"""The migrated database is exactly what `store/schema.py` declares, from scratch or from any earlier
+migration, and migrating is idempotent."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sqlalchemy as sa
 
 from openrft.store import schema
 from openrft.store.db import Store, create_engine
-from openrft.store.migrations import MIGRATIONS, migrate
+from openrft.store.migrations import MIGRATIONS, _migrations_table, migrate
 
 
 @pytest.fixture
@@ -21,6 +22,29 @@ def engine(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def test_fresh_database_matches_schema(engine: sa.Engine) -> None:
     assert migrate(engine) == [m.__name__ for m in MIGRATIONS]
+    assert_matches_schema(engine)
+
+
+@pytest.mark.parametrize("done", range(1, len(MIGRATIONS)))
+def test_a_database_created_at_an_earlier_migration_upgrades_to_the_schema(engine: sa.Engine, done: int) -> None:
+    """What a server of an older release left: the first `done` migrations applied and recorded."""
+    with engine.begin() as conn:
+        _migrations_table.create(conn)
+        for migration in MIGRATIONS[:done]:
+            migration(conn)
+            conn.execute(_migrations_table.insert().values(name=migration.__name__, applied_at=1))
+    assert migrate(engine) == [m.__name__ for m in MIGRATIONS[done:]]
+    assert_matches_schema(engine)
+
+
+def test_m001_is_frozen_not_the_live_schema(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        MIGRATIONS[0](conn)
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("function_versions")}
+    assert "role" not in columns  # added by m002: m001 must not create today's tables
+
+
+def assert_matches_schema(engine: sa.Engine) -> None:
     inspector = sa.inspect(engine)
     assert set(inspector.get_table_names()) == set(schema.metadata.tables) | {"_migrations"}
     for table in schema.metadata.sorted_tables:

@@ -1,9 +1,9 @@
 """Ordered, named schema migrations, applied once each and recorded in `_migrations`.
 
 Add a migration by appending a function to `MIGRATIONS`; never edit or reorder one that has shipped.
-`m001_initial` creates the first tables from `schema.py`; once a table in `schema.py` changes, the
-change goes into a new migration (ALTER TABLE ...) and `m001_initial` keeps creating the columns it
-created before, so existing databases and fresh ones end up identical (tests/unit/test_migrations.py).
+`m001_initial` creates the first tables as they shipped (frozen in `m001.py`, never from the live
+`schema.py`); every later change to a table is a new migration (ALTER TABLE ...), so a fresh database
+and one created at any earlier migration end up identical (tests/unit/test_migrations.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from openrft.ids import now_s
-from openrft.store import schema
+from openrft.store import m001
 from openrft.store.db import write_transaction
 
 log = logging.getLogger(__name__)
@@ -30,13 +30,11 @@ _migrations_table = sa.Table(
 
 
 def m001_initial(conn: sa.Connection) -> None:
-    schema.metadata.create_all(conn)
+    m001.create(conn)
 
 
 def m002_function_role(conn: sa.Connection) -> None:
-    # m001 creates tables from the current schema, so a fresh database already has the column.
-    if "role" not in {c["name"] for c in sa.inspect(conn).get_columns("function_versions")}:
-        conn.execute(sa.text("ALTER TABLE function_versions ADD COLUMN role VARCHAR(2048)"))
+    conn.execute(sa.text("ALTER TABLE function_versions ADD COLUMN role VARCHAR(2048)"))
 
 
 MIGRATIONS: list[Migration] = [
