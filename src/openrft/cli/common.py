@@ -53,6 +53,24 @@ class ClientConfig:
         return self.api_key
 
 
+def lambda_client(base_url: str, key_id: str, secret: str, *, read_timeout_s: int, max_attempts: int) -> Any:
+    """boto3's Lambda client for an openrft server: SigV4 with the key id and secret, region us-east-1.
+
+    `read_timeout_s` must outlast the longest call (an Invoke runs up to the function's Timeout, 900 s).
+    """
+    import boto3  # a dependency; imported here so commands that don't use it start faster
+    import botocore.config
+
+    return boto3.client(
+        "lambda",
+        endpoint_url=base_url,
+        region_name="us-east-1",
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        config=botocore.config.Config(retries={"max_attempts": max_attempts}, read_timeout=read_timeout_s),
+    )
+
+
 def make_config(base_url: str | None, api_key: str | None) -> ClientConfig:
     url = (base_url or os.environ.get("OPENRFT_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
     url = url.removesuffix("/v1")

@@ -24,6 +24,7 @@ from typing import Annotated, Any
 
 import typer
 
+from openrft.cli import common
 from openrft.cli.common import ClientConfig, JsonOption, console, err_console, get_config, print_json, print_table
 from openrft.functions.reward import build_reward_event, parse_reward_response
 
@@ -37,17 +38,8 @@ BATCH = 64
 
 
 def lambda_client(config: ClientConfig, key_id: str | None) -> Any:
-    import boto3  # the test extra; the CLI says so when missing
-    import botocore.config
-
-    return boto3.client(
-        "lambda",
-        endpoint_url=config.base_url,
-        region_name="us-east-1",
-        aws_access_key_id=key_id or os.environ.get("OPENRFT_KEY_ID") or "admin",
-        aws_secret_access_key=config.require_key(),
-        config=botocore.config.Config(retries={"max_attempts": 1}, read_timeout=960),
-    )
+    key_id = key_id or os.environ.get("OPENRFT_KEY_ID") or "admin"
+    return common.lambda_client(config.base_url, key_id, config.require_key(), read_timeout_s=960, max_attempts=1)
 
 
 def zip_dir(folder: Path) -> bytes:

@@ -22,18 +22,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import openai
 import plotext
 import transformers
 import typer
-from botocore.config import Config as BotoConfig
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from openrft.api.server import start_in_thread
+from openrft.cli.common import lambda_client
 from openrft.functions.reward import build_reward_event
 from openrft.ids import random_token
 from openrft.inference.registry import DEFAULT_BASE_MODEL
@@ -67,14 +66,7 @@ class Connection:
         return openai.OpenAI(base_url=self.base_url + "/v1", api_key=self.api_key, max_retries=2, timeout=300)
 
     def lambda_client(self) -> Any:
-        return boto3.client(
-            "lambda",
-            endpoint_url=self.base_url,
-            region_name="us-east-1",
-            aws_access_key_id=self.key_id,
-            aws_secret_access_key=self.api_key,
-            config=BotoConfig(retries={"max_attempts": 2}, read_timeout=300),
-        )
+        return lambda_client(self.base_url, self.key_id, self.api_key, read_timeout_s=300, max_attempts=2)
 
 
 def data_path(*parts: str) -> Path:
