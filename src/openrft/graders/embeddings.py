@@ -16,6 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from openrft.atomicdir import atomic_directory
+
 PACKAGE = "all_minilm_l6_v2"
 MODEL_NAME = "all-MiniLM-L6-v2"
 BATCH = 64
@@ -49,11 +51,8 @@ def model_dir(models_dir: Path) -> Path:
         raise RuntimeError(unavailable_reason())
     with _lock:
         if not (target / "model.safetensors").exists():
-            partial = models_dir / f".{MODEL_NAME}.partial"
-            partial.mkdir(parents=True, exist_ok=True)
-            with zipfile.ZipFile(source) as zf:
+            with atomic_directory(target) as partial, zipfile.ZipFile(source) as zf:
                 zf.extractall(partial)
-            partial.rename(target)
     return target
 
 

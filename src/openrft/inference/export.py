@@ -13,6 +13,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from openrft.api.errors import Conflict, NotFound
+from openrft.atomicdir import atomic_directory
 from openrft.inference.registry import ResolvedModel, resolve
 from openrft.settings import Settings
 from openrft.store.db import Store
@@ -38,10 +39,7 @@ def export_model(store: Store, settings: Settings, model_id: str, out_dir: Path)
         raise Conflict(f"{out_dir} exists and is not empty.", param="dir")
     if not model.base_path.is_dir():
         raise NotFound(f"The files of `{model_id}` are missing ({model.base_path}).", param="model")
-    tmp = out_dir.with_name(f".{out_dir.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with atomic_directory(out_dir, replace=False) as tmp:
         weights = AutoModelForCausalLM.from_pretrained(model.base_path, dtype=torch.float32)
         if model.adapter_path is not None:
             from peft import PeftModel
@@ -51,12 +49,6 @@ def export_model(store: Store, settings: Settings, model_id: str, out_dir: Path)
         weights.save_pretrained(tmp)
         tokenizer_source = model.adapter_path if _has_tokenizer(model.adapter_path) else model.base_path
         AutoTokenizer.from_pretrained(tokenizer_source).save_pretrained(tmp)
-        if out_dir.exists():
-            out_dir.rmdir()
-        tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return model
 
 

@@ -16,9 +16,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +24,7 @@ import sqlalchemy as sa
 from filelock import FileLock
 
 from openrft.api.errors import InvalidRequest, NotFound
+from openrft.atomicdir import atomic_directory
 from openrft.ids import now_s
 from openrft.settings import Settings
 from openrft.store.db import Store
@@ -77,8 +75,7 @@ def _dequantize(gguf: Path, target: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     log.info("dequantizing %s into %s (once, about 30 s)", gguf.name, target)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
+    with atomic_directory(target) as tmp:
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
         # The GGUF loader already dequantized every tensor to fp32; drop the marker that blocks saving.
@@ -87,10 +84,6 @@ def _dequantize(gguf: Path, target: Path) -> None:
             quantizer.remove_quantization_config(model)
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def ensure_base_model(settings: Settings, model_id: str = DEFAULT_BASE_MODEL) -> Path:
