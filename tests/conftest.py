@@ -19,6 +19,24 @@ from openrft.settings import Settings
 ADMIN_KEY = "sk-admin-test-0123456789abcdef"
 
 
+@pytest.fixture(autouse=True)
+def isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test gets a private OPENRFT_HOME and fresh process singletons (settings, engine, sandbox pool).
+
+    A test that needs a particular home or key sets it with the `home` / `settings` fixtures below.
+    """
+    from openrft.functions.sandbox import reset_pool
+    from openrft.inference.engine import reset_engine
+    from openrft.settings import get_settings
+
+    monkeypatch.setenv("OPENRFT_HOME", str(tmp_path_factory.mktemp("openrft-home")))
+    get_settings.cache_clear()
+    yield
+    reset_engine()
+    reset_pool()
+    get_settings.cache_clear()
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "openrft-home"

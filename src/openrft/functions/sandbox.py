@@ -399,6 +399,15 @@ _pool_lock = threading.Lock()
 _pool: SandboxPool | None = None
 
 
+def reset_pool() -> None:
+    """Close the process's pool, if one was made; the next `get_pool` makes a fresh one (tests)."""
+    global _pool
+    with _pool_lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.close()
+
+
 def get_pool(settings: Settings) -> SandboxPool:
     """The process's pool, created on first use (workers hold no installation state, so one serves all)."""
     global _pool

@@ -109,3 +109,13 @@ def get_engine() -> Engine:
 
             _engine = HFEngine(dtype=get_settings().inference_dtype)
         return _engine
+
+
+def reset_engine() -> None:
+    """Close the process-wide engine, if one was made; the next `get_engine` makes a fresh one (tests)."""
+    global _engine
+    with _engine_lock:
+        engine, _engine = _engine, None
+    close = getattr(engine, "close", None)
+    if close is not None:
+        close()
