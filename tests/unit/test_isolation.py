@@ -10,7 +10,7 @@ from openrft.settings import Settings, get_settings
 def test_every_test_has_a_private_home(tmp_path: Path) -> None:
     home = get_settings().home
     assert home != Path("~/.openrft").expanduser().resolve()
-X
+    assert home.parent == tmp_path.parent  # under pytest's temporary root for this session
     assert Settings().home == home
 
 
