@@ -6,7 +6,7 @@ user would; nothing in between is mocked.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +63,17 @@ class LiveServer:
 
     def openai_client(self, api_key: str | None = None) -> openai.OpenAI:
         return openai.OpenAI(base_url=self.v1, api_key=api_key or self.admin_key, max_retries=0, timeout=60)
+
+
+def not_found(call: Callable[[], object], *, code: str, param: str | None, mentions: str) -> dict[str, object]:
+    """Run `call`, expect OpenAI's 404 body with this code and param, naming `mentions`; return the body."""
+    with pytest.raises(openai.NotFoundError) as err:
+        call()
+    body = err.value.body
+    assert isinstance(body, dict), body
+    assert (body.get("type"), body.get("code"), body.get("param")) == ("invalid_request_error", code, param), body
+    assert mentions in str(body.get("message")), body
+    return body
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from openrft.settings import Settings
 from openrft.store import schema
 from openrft.store.db import Store
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, not_found
 
 GOOD_LINE = {"messages": [{"role": "user", "content": "What is 2+2?"}], "reference_answer": "4"}
 
@@ -75,12 +75,8 @@ def test_upload_retrieve_content_delete(client: openai.OpenAI) -> None:
     assert client.files.content(created.id).content == data
     deleted = client.files.delete(created.id)
     assert (deleted.id, deleted.object, deleted.deleted) == (created.id, "file", True)
-    with pytest.raises(openai.NotFoundError):
-        client.files.retrieve(created.id)
-    with pytest.raises(openai.NotFoundError):
-        client.files.content(created.id)
-    with pytest.raises(openai.NotFoundError):
-        client.files.delete(created.id)
+    for call in (client.files.retrieve, client.files.content, client.files.delete):
+        not_found(lambda call=call: call(created.id), code="not_found", param="id", mentions=created.id)
 
 
 def test_list_pagination_purpose_and_order(client: openai.OpenAI) -> None:
@@ -222,8 +218,8 @@ def test_another_projects_file_is_404(live_server: LiveServer) -> None:
     theirs = live_server.openai_client(api_key=new_project_key(live_server))
     assert theirs.files.list().data == []
     for call in (theirs.files.retrieve, theirs.files.content, theirs.files.delete):
-        with pytest.raises(openai.NotFoundError):
-            call(created.id)
+        # The same answer as for an id that never existed: nothing says the file exists elsewhere.
+        not_found(lambda call=call: call(created.id), code="not_found", param="id", mentions=created.id)
     assert mine.files.retrieve(created.id).id == created.id
     other = upload(theirs, jsonl(GOOD_LINE))
     assert [f.id for f in mine.files.list()] == [created.id]
@@ -249,7 +245,6 @@ def test_deleting_a_file_an_active_job_uses_keeps_its_bytes(client: openai.OpenA
     unused = upload(client, jsonl(GOOD_LINE))
     client.files.delete(training.id)
     client.files.delete(unused.id)
-    with pytest.raises(openai.NotFoundError):
-        client.files.retrieve(training.id)
+    not_found(lambda: client.files.retrieve(training.id), code="not_found", param="id", mentions=training.id)
     blobs = live_server.settings.blobs_dir / "files"
     assert sorted(p.name for p in blobs.iterdir()) == [training.id]

@@ -8,7 +8,7 @@ import openai
 import pytest
 
 from openrft.inference.registry import DEFAULT_BASE_MODEL
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, not_found
 from tests.inference.tiny import TinyModels, other_project_key, tiny_dirs_fixture, tiny_fixture  # noqa: F401
 
 
@@ -29,10 +29,10 @@ def test_other_project_sees_base_models_only(live_server: LiveServer, tiny: Tiny
     other = live_server.openai_client(api_key=other_project_key(live_server.settings))
     ids = {m.id for m in other.models.list()}
     assert tiny.base in ids and tiny.fine_tuned not in ids
-    with pytest.raises(openai.NotFoundError):
-        other.models.retrieve(tiny.fine_tuned)
-    with pytest.raises(openai.NotFoundError):
-        other.models.delete(tiny.fine_tuned)
+    for call in (other.models.retrieve, other.models.delete):
+        not_found(
+            lambda call=call: call(tiny.fine_tuned), code="model_not_found", param="model", mentions=tiny.fine_tuned
+        )
 
 
 def test_delete_fine_tuned_model(client: openai.OpenAI, tiny: TinyModels) -> None:
@@ -46,8 +46,8 @@ def test_delete_fine_tuned_model(client: openai.OpenAI, tiny: TinyModels) -> Non
     with pytest.raises(openai.NotFoundError) as err:
         client.chat.completions.create(model=tiny.fine_tuned, messages=[{"role": "user", "content": "hi"}])
     assert err.value.code == "model_not_found"
-    with pytest.raises(openai.NotFoundError):
-        client.models.delete(tiny.fine_tuned)
+    not_found(lambda: client.models.delete(tiny.fine_tuned), code="model_not_found", param="model",
+              mentions=tiny.fine_tuned)  # fmt: skip
 
 
 def test_base_models_cannot_be_deleted(client: openai.OpenAI, tiny: TinyModels) -> None:
