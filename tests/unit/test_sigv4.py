@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,12 +13,13 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from starlette.requests import Request
 
 from openrft.api.app import build_context
 from openrft.api.deps import AppContext
 from openrft.api.errors import AwsError
 from openrft.auth import sigv4
+from openrft.auth.keys import secret_for_key_id
+from openrft.auth.sigv4 import SignedRequest
 from openrft.settings import Settings
 
 ADMIN = "sk-admin-test-0123456789abcdef"
@@ -51,40 +51,29 @@ def signed(
     return request
 
 
-def to_starlette(req: AWSRequest, *, body: bytes | None = None, extra: dict[str, str] | None = None) -> Request:
+def to_signed(req: AWSRequest, *, body: bytes | None = None, extra: dict[str, str] | None = None) -> SignedRequest:
+    """The request as the server receives it: raw path and query, every header value, the body."""
     parts = urlsplit(req.url)
-    headers = {k.lower(): v for k, v in req.headers.items()}
-    headers.setdefault("host", parts.netloc)
-    headers.update(extra or {})
+    headers = {k.lower(): [str(v)] for k, v in req.headers.items()}
+    headers.setdefault("host", [parts.netloc])
+    headers.update({k: [v] for k, v in (extra or {}).items()})
     data = req.body if body is None else body
     payload = data if isinstance(data, bytes) else (data or "").encode()
-    scope: dict[str, Any] = {
-        "type": "http",
-        "method": req.method,
-        "path": parts.path,
-        "raw_path": parts.path.encode(),
-        "query_string": parts.query.encode(),
-        "headers": [(k.encode(), str(v).encode()) for k, v in headers.items()],
-    }
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": payload, "more_body": False}
-
-    return Request(scope, receive)
+    return SignedRequest(method=req.method, raw_path=parts.path, raw_query=parts.query, headers=headers, body=payload)
 
 
-def verify(ctx: AppContext, request: Request) -> Any:
-    return asyncio.run(sigv4.verify_request(request, ctx))
+def verify(ctx: AppContext, request: SignedRequest) -> Any:
+    return sigv4.verify(request, lambda key_id: secret_for_key_id(ctx.store, ctx.cipher, ctx.settings, key_id))
 
 
-def code_of(ctx: AppContext, request: Request) -> tuple[int, str]:
+def code_of(ctx: AppContext, request: SignedRequest) -> tuple[int, str]:
     with pytest.raises(AwsError) as info:
         verify(ctx, request)
     return info.value.status_code, info.value.error_type
 
 
 def test_botocore_signature_verifies(ctx: AppContext) -> None:
-    principal = verify(ctx, to_starlette(signed()))
+    principal = verify(ctx, to_signed(signed()))
     assert (principal.key_id, principal.project_id, principal.is_admin) == ("admin", "proj_default", True)
 
 
@@ -96,48 +85,48 @@ def test_get_without_body_and_service_key(ctx: AppContext) -> None:
     req = signed(
         "GET", "http://127.0.0.1:8123/2015-03-31/functions?MaxItems=5&Marker=a%20b", b"", str(row["id"]), secret
     )
-    assert verify(ctx, to_starlette(req)).key_id == row["id"]
+    assert verify(ctx, to_signed(req)).key_id == row["id"]
 
 
 def test_tampered_body(ctx: AppContext) -> None:
-    assert code_of(ctx, to_starlette(signed(), body=b'[{"id": "2"}]')) == (403, "InvalidSignatureException")
+    assert code_of(ctx, to_signed(signed(), body=b'[{"id": "2"}]')) == (403, "InvalidSignatureException")
 
 
 def test_tampered_signed_header(ctx: AppContext) -> None:
-    request = to_starlette(signed(), extra={"x-amz-log-type": "None"})
+    request = to_signed(signed(), extra={"x-amz-log-type": "None"})
     assert code_of(ctx, request) == (403, "InvalidSignatureException")
 
 
 def test_tampered_query_and_path(ctx: AppContext) -> None:
     req = signed()
     req.url = req.url.replace("Qualifier=prod", "Qualifier=dev")
-    assert code_of(ctx, to_starlette(req)) == (403, "InvalidSignatureException")
+    assert code_of(ctx, to_signed(req)) == (403, "InvalidSignatureException")
     req = signed()
     req.url = req.url.replace("function%3Af", "function%3Ag")
-    assert code_of(ctx, to_starlette(req)) == (403, "InvalidSignatureException")
+    assert code_of(ctx, to_signed(req)) == (403, "InvalidSignatureException")
 
 
 def test_wrong_secret_and_unknown_key(ctx: AppContext) -> None:
-    assert code_of(ctx, to_starlette(signed(secret="nope"))) == (403, "InvalidSignatureException")
-    assert code_of(ctx, to_starlette(signed(key_id="key_unknown"))) == (403, "UnrecognizedClientException")
+    assert code_of(ctx, to_signed(signed(secret="nope"))) == (403, "InvalidSignatureException")
+    assert code_of(ctx, to_signed(signed(key_id="key_unknown"))) == (403, "UnrecognizedClientException")
 
 
 def test_date_skew(ctx: AppContext) -> None:
     old = datetime.now(UTC) - timedelta(minutes=16)
-    assert code_of(ctx, to_starlette(signed(when=old))) == (403, "InvalidSignatureException")
+    assert code_of(ctx, to_signed(signed(when=old))) == (403, "InvalidSignatureException")
     recent = datetime.now(UTC) - timedelta(minutes=14)
-    assert verify(ctx, to_starlette(signed(when=recent))).key_id == "admin"
+    assert verify(ctx, to_signed(signed(when=recent))).key_id == "admin"
 
 
 def test_content_sha_header_must_match_body(ctx: AppContext) -> None:
     body = b'{"a": 1}'
     req = signed(body=body, headers={"X-Amz-Content-SHA256": hashlib.sha256(body).hexdigest()})
-    assert verify(ctx, to_starlette(req)).key_id == "admin"
-    assert code_of(ctx, to_starlette(req, body=b'{"a": 2}')) == (403, "InvalidSignatureException")
+    assert verify(ctx, to_signed(req)).key_id == "admin"
+    assert code_of(ctx, to_signed(req, body=b'{"a": 2}')) == (403, "InvalidSignatureException")
 
 
 def test_malformed_authorization(ctx: AppContext) -> None:
-    request = to_starlette(signed(), extra={"authorization": "AWS4-HMAC-SHA256 Credential=admin"})
+    request = to_signed(signed(), extra={"authorization": "AWS4-HMAC-SHA256 Credential=admin"})
     assert code_of(ctx, request)[1] == "IncompleteSignatureException"
 
 
@@ -150,4 +139,4 @@ def test_canonical_pieces_match_botocore() -> None:
 def test_date_header_instead_of_x_amz_date(ctx: AppContext) -> None:
     req = signed(headers={"Date": "Thu, 01 Jan 1970 00:00:00 GMT"})  # botocore rewrites it to now
     assert "X-Amz-Date" not in req.headers
-    assert verify(ctx, to_starlette(req)).key_id == "admin"
+    assert verify(ctx, to_signed(req)).key_id == "admin"

@@ -9,7 +9,8 @@ from starlette.concurrency import run_in_threadpool
 
 from openrft.api.errors import AuthenticationFailed, PermissionDenied
 from openrft.auth.keys import KeyCipher, Principal, authenticate_bearer
-from openrft.auth.sigv4 import verify_request
+from openrft.auth import sigv4
+from openrft.auth.keys import record_use, secret_for_key_id
 from openrft.settings import Settings
 from openrft.store.blobs import BlobStore
 from openrft.store.db import Store
@@ -37,10 +38,33 @@ async def get_principal(request: Request, ctx: AppContext = Depends(get_ctx)) ->
         # The key lookup is blocking database I/O: keep it off the event loop.
         return await run_in_threadpool(authenticate_bearer, ctx.store, credentials.strip())
     if scheme == "AWS4-HMAC-SHA256":
-        return await verify_request(request, ctx)
+        return await verify_sigv4(request, ctx)
     raise AuthenticationFailed(
         "You didn't provide an API key. Provide it in the Authorization header (Authorization: Bearer YOUR_KEY)."
     )
+
+
+async def verify_sigv4(request: Request, ctx: AppContext) -> Principal:
+    """The HTTP side of SigV4: the request as signed, the key lookup off the event loop, the use recorded."""
+    headers: dict[str, list[str]] = {}
+    for name, value in request.headers.raw:
+        headers.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+    raw_path = request.scope.get("raw_path") or request.url.path.encode()
+    signed = sigv4.SignedRequest(
+        method=request.method,
+        raw_path=raw_path.decode("latin-1").split("?", 1)[0],
+        raw_query=request.scope.get("query_string", b"").decode("latin-1"),
+        headers=headers,
+        body=await request.body(),
+    )
+
+    def lookup(key_id: str) -> tuple[Principal, str]:
+        return secret_for_key_id(ctx.store, ctx.cipher, ctx.settings, key_id)
+
+    # In a worker thread: the key lookup is blocking database I/O.
+    principal = await run_in_threadpool(sigv4.verify, signed, lookup)
+    await run_in_threadpool(record_use, ctx.store, principal)
+    return principal
 
 
 def require_admin(principal: Principal = Depends(get_principal)) -> Principal:

@@ -17,21 +17,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
 from cryptography.fernet import InvalidToken
-from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 
 from openrft.api.errors import AuthenticationFailed, AwsError
-from openrft.auth.keys import Principal, record_use, secret_for_key_id
-
-if TYPE_CHECKING:
-    from openrft.api.deps import AppContext
+from openrft.auth.keys import Principal
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW_S = 15 * 60
@@ -167,28 +162,40 @@ def _from_http_date(value: str) -> str:
         return ""
 
 
-async def verify_request(request: Request, ctx: AppContext) -> Principal:
-    """The principal of a SigV4-signed request; raises AwsError (403) when it does not verify."""
-    auth = parse_authorization(request.headers.get("authorization", ""))
-    amz_date = request.headers.get("x-amz-date") or _from_http_date(request.headers.get("date", ""))
-    check_date(amz_date, auth)
+@dataclass(frozen=True)
+class SignedRequest:
+    """What SigV4 signs, as received: no framework types, so verification is a pure function."""
+
+    method: str
+    raw_path: str  # as sent, still percent-encoded, without the query
+    raw_query: str
+    headers: dict[str, list[str]]  # lower-case name -> every value received under it
+    body: bytes
+
+
+SecretLookup = Callable[[str], tuple[Principal, str]]  # key id -> (principal, secret); AuthenticationFailed
+
+
+def verify(request: SignedRequest, lookup: SecretLookup, *, now: datetime | None = None) -> Principal:
+    """The principal of a SigV4-signed request; raises AwsError (403) when it does not verify.
+
+    `lookup` is the only thing it reads from outside: the key's secret (and who it belongs to).
+    """
+    first = {name: values[0] for name, values in request.headers.items() if values}
+    auth = parse_authorization(first.get("authorization", ""))
+    amz_date = first.get("x-amz-date") or _from_http_date(first.get("date", ""))
+    check_date(amz_date, auth, now)
     try:
-        principal, secret = await run_in_threadpool(secret_for_key_id, ctx.store, ctx.cipher, ctx.settings, auth.key_id)
+        principal, secret = lookup(auth.key_id)
     except (AuthenticationFailed, InvalidToken, TypeError) as exc:  # unknown, revoked, or no usable secret
         raise AwsError(403, "UnrecognizedClientException", BAD_TOKEN) from exc
-    body = await request.body()
-    body_hash = hashlib.sha256(body).hexdigest()
-    claimed = request.headers.get("x-amz-content-sha256")
+    body_hash = hashlib.sha256(request.body).hexdigest()
+    claimed = first.get("x-amz-content-sha256")
     if claimed is not None and claimed != body_hash:  # UNSIGNED-PAYLOAD is S3's; Lambda signs bodies
         raise invalid_signature()
-    headers: dict[str, list[str]] = {}
-    for name, value in request.headers.raw:
-        headers.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
-    raw_path = request.scope.get("raw_path") or request.url.path.encode()
-    path = raw_path.decode("latin-1").split("?", 1)[0]
-    query = request.scope.get("query_string", b"").decode("latin-1")
-    creq = canonical_request(request.method, path, query, headers, auth.signed_headers, claimed or body_hash)
+    creq = canonical_request(
+        request.method, request.raw_path, request.raw_query, request.headers, auth.signed_headers, claimed or body_hash
+    )
     if not hmac.compare_digest(expected_signature(auth, secret, amz_date, creq), auth.signature):
         raise invalid_signature()
-    await run_in_threadpool(record_use, ctx.store, principal)
     return principal
