@@ -8,7 +8,9 @@ the worker's heartbeat) and starts the trainer as a child process:
 The trainer opens `JobHandle(store, job_id, lease_owner)` and writes everything through it. Every
 write is *fenced*: it only applies while `jobs.lease_owner` is still this lease, so a trainer whose
 worker lost the job (lease expired, another worker took over) can never move the job backwards;
-such a write raises `LeaseLost` and the trainer must exit at once.
+such a write raises `LeaseLost` and the trainer must exit at once. `finish` changes the job's status
+through `jobstatus.apply`, as every status change does (events trainer_succeeded, _failed, _cancelled,
+_paused).
 
 Contract with the trainer:
 - Poll `control()` at each step boundary: "cancel" -> stop, `finish("cancelled")`; "pause" -> write a
@@ -29,18 +31,21 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from openrft import jobstatus
 from openrft.ids import new_id, now_s
+from openrft.jobstatus import LeaseLost
 from openrft.store import schema
 from openrft.store.db import Store
 
-TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
-FINISH_STATUSES = TERMINAL_STATUSES | {"paused"}
-# Columns only the queue itself manages; a trainer never sets them through `update`.
-_QUEUE_COLUMNS = frozenset({"id", "project_id", "lease_owner", "lease_expires_at", "attempts", "idempotency_key"})
-
-
-class LeaseLost(Exception):
-    """This process no longer owns the job: stop working on it now."""
+# The status a trainer ends its run with -> the event that records it (jobstatus.TABLE says the rest).
+FINISH_EVENTS: dict[str, jobstatus.Event] = {
+    "succeeded": "trainer_succeeded",
+    "failed": "trainer_failed",
+    "cancelled": "trainer_cancelled",
+    "paused": "trainer_paused",
+}
+# Columns the queue and the state machine manage; a trainer never sets them through `update`.
+_QUEUE_COLUMNS = jobstatus.STATE_COLUMNS | {"id", "project_id", "idempotency_key"}
 
 
 def fine_tuned_model_id(base: str, project_id: str, suffix: str | None, job_id: str) -> str:
@@ -194,39 +199,25 @@ class JobHandle:
         trained_tokens: int | None = None,
     ) -> None:
         """End this run: succeeded, failed, cancelled (terminal) or paused (resumable); releases the lease."""
-        if status not in FINISH_STATUSES:
-            raise ValueError(f"finish status must be one of {sorted(FINISH_STATUSES)}, not {status!r}")
+        if status not in FINISH_EVENTS:
+            raise ValueError(f"finish status must be one of {sorted(FINISH_EVENTS)}, not {status!r}")
         if status == "failed" and not error:
             raise ValueError("a failed job needs an error {code, message, param}")
-        values: dict[str, Any] = {
-            "status": status,
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "control": None,
-            "estimated_finish": None,  # nothing is running any more
-        }
-        if status in TERMINAL_STATUSES:
-            values["finished_at"] = now_s()
-        if status == "paused":  # a pause is not a failed attempt: it must never use up max_attempts
-            values["attempts"] = schema.jobs.c.attempts - 1
-        if error is not None:
-            values["error"] = {
-                "code": error.get("code"),
-                "message": error.get("message"),
-                "param": error.get("param"),
-            }
+        values: dict[str, Any] = {"estimated_finish": None}  # nothing is running any more
         if fine_tuned_model is not None:
             values["fine_tuned_model"] = fine_tuned_model
         if trained_tokens is not None:
             values["trained_tokens"] = trained_tokens
         message = {
             "succeeded": "The job has successfully completed",
-            "failed": f"The job failed: {values.get('error', {}).get('message')}",
+            "failed": f"The job failed: {(error or {}).get('message')}",
             "cancelled": "The job was cancelled",
             "paused": "The job was paused",
         }[status]
         with self.store.begin_immediate() as conn:
-            self._fenced_update(conn, values)
+            jobstatus.apply(
+                conn, self.job_id, FINISH_EVENTS[status], lease_owner=self.lease_owner, error=error, values=values
+            )
             insert_event(conn, self.job_id, message, level="error" if status == "failed" else "info")
 
 

@@ -15,6 +15,9 @@ is re-queued so the next attempt resumes from the last checkpoint.
 
 Cancel and pause requests (`jobs.control`) are the trainer's to honour at its next step boundary; if
 the child hasn't exited `cancel_grace_s` after the request, the worker kills it and records the outcome.
+Every status change goes through `jobstatus.apply` (events claimed, attempts_exhausted, lease_expired,
+trainer_crashed, trainer_no_result, grace_expired, worker_stopped); its table decides the lease,
+attempts, control and finished_at of each.
 """
 
 from __future__ import annotations
@@ -29,16 +32,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from openrft import jobstatus
 from openrft.api.deps import AppContext
-from openrft.ids import now_s, random_token
+from openrft.ids import random_token
 from openrft.jobstate import insert_event
+from openrft.jobstatus import Applied, Lease, LeaseLost
 from openrft.store import schema
 
 log = logging.getLogger(__name__)
@@ -117,16 +122,12 @@ class Worker:
         if claim is None:
             return False
         if self.command is None and not _module_exists(self.trainer_module):
-            self._release(
+            message = "training is not available in this installation yet"
+            self._end_run(
                 claim,
-                status="failed",
-                error={
-                    "code": "training_unavailable",
-                    "message": "training is not available in this installation yet",
-                    "param": None,
-                },
-                message="training is not available in this installation yet",
-                level="error",
+                "trainer_failed",  # recorded for the trainer there is none of
+                error={"code": "training_unavailable", "message": message, "param": None},
+                message=lambda _: (message, "error"),
             )
             return True
         self._run_child(claim)
@@ -141,7 +142,7 @@ class Worker:
         with self.ctx.store.begin_immediate() as conn:
             while True:
                 row = conn.execute(
-                    sa.select(jobs.id, jobs.attempts, jobs.control, jobs.status, jobs.started_at)
+                    sa.select(jobs.id, jobs.attempts, jobs.status)
                     .where(
                         sa.or_(
                             jobs.status == "queued",
@@ -158,51 +159,22 @@ class Worker:
                 if row is None:
                     return None
                 if row.status == "running":
+                    jobstatus.apply(conn, row.id, "lease_expired")
                     insert_event(conn, row.id, "The job's worker stopped responding; re-queued", level="warn")
-                if row.control in ("cancel", "pause"):  # requested while no worker ran it
-                    self._settle_control(conn, row.id, row.control)
-                    continue
                 attempt = (row.attempts or 0) + 1
                 if attempt > self.settings.max_attempts:
-                    self._give_up(conn, row.id, attempt - 1)
+                    message = f"the job failed {attempt - 1} times; giving up (see the job's events)"
+                    error = {"code": "max_attempts_exceeded", "message": message, "param": None}
+                    moved = jobstatus.apply(conn, row.id, "attempts_exhausted", error=error)
+                    _note(conn, row.id, _settled(moved) or (message, "error"))
                     continue
-                lease_owner = random_token(24)
-                conn.execute(
-                    schema.jobs.update()
-                    .where(jobs.id == row.id)
-                    .values(
-                        status="running",
-                        lease_owner=lease_owner,
-                        lease_expires_at=now + self.settings.lease_s,
-                        attempts=attempt,
-                        started_at=row.started_at or now_s(),
-                    )
-                )
+                lease = Lease(owner=random_token(24), expires_at=now + self.settings.lease_s)
+                moved = jobstatus.apply(conn, row.id, "claimed", lease=lease)
+                if settled := _settled(moved):  # a cancel or pause requested while no worker ran it
+                    _note(conn, row.id, settled)
+                    continue
                 insert_event(conn, row.id, f"Fine-tuning job started (attempt {attempt}, {self.worker_id})")
-                return Claim(job_id=row.id, lease_owner=lease_owner, attempt=attempt)
-
-    def _give_up(self, conn: sa.Connection, job_id: str, attempts: int) -> None:
-        message = f"the job failed {attempts} times; giving up (see the job's events)"
-        error = {"code": "max_attempts_exceeded", "message": message, "param": None}
-        conn.execute(
-            schema.jobs.update()
-            .where(schema.jobs.c.id == job_id)
-            .values(status="failed", error=error, finished_at=now_s(), lease_owner=None, lease_expires_at=None)
-        )
-        insert_event(conn, job_id, message, level="error")
-
-    def _settle_control(self, conn: sa.Connection, job_id: str, control: str) -> None:
-        status = "cancelled" if control == "cancel" else "paused"
-        values: dict[str, Any] = {
-            "status": status,
-            "control": None,
-            "lease_owner": None,
-            "lease_expires_at": None,
-        }
-        if status == "cancelled":
-            values["finished_at"] = now_s()
-        conn.execute(schema.jobs.update().where(schema.jobs.c.id == job_id).values(**values))
-        insert_event(conn, job_id, f"The job was {status}")
+                return Claim(job_id=row.id, lease_owner=lease.owner, attempt=attempt)
 
     def _heartbeat(self, claim: Claim) -> str | None:
         """Renew the lease; returns the control request, or raises _LeaseLost when the job isn't ours."""
@@ -219,36 +191,24 @@ class Worker:
             control = conn.execute(sa.select(jobs.control).where(jobs.id == claim.job_id)).scalar_one()
         return str(control) if control else None
 
-    def _release(
+    def _end_run(
         self,
         claim: Claim,
+        event: jobstatus.Event,
         *,
-        status: str,
-        message: str,
-        level: str = "info",
+        message: Callable[[Applied], tuple[str, str]],
         error: dict[str, Any] | None = None,
-        attempts_delta: int = 0,
     ) -> bool:
-        """Fenced end of this attempt: set the status and clear the lease. False if the lease was lost."""
-        jobs = schema.jobs.c
-        values: dict[str, Any] = {"status": status, "lease_owner": None, "lease_expires_at": None}
-        if status in ("cancelled", "failed", "succeeded"):
-            values["finished_at"] = now_s()
-        if status in ("cancelled", "paused"):
-            values["control"] = None
-        if error is not None:
-            values["error"] = error
-        if attempts_delta:
-            values["attempts"] = jobs.attempts + attempts_delta
+        """Fenced end of this attempt; `message` gives the event's (message, level) for the state reached.
+
+        False if the lease was lost (another worker owns the job, or the trainer recorded its outcome).
+        """
         with self.ctx.store.begin_immediate() as conn:
-            result = conn.execute(
-                schema.jobs.update()
-                .where(jobs.id == claim.job_id, jobs.lease_owner == claim.lease_owner)
-                .values(**values)
-            )
-            if result.rowcount == 0:
+            try:
+                moved = jobstatus.apply(conn, claim.job_id, event, lease_owner=claim.lease_owner, error=error)
+            except LeaseLost:
                 return False
-            insert_event(conn, claim.job_id, message, level=level)
+            _note(conn, claim.job_id, message(moved))
         return True
 
     # -- the child ---------------------------------------------------------------------------------
@@ -286,8 +246,8 @@ class Worker:
                     start_new_session=True,  # its own process group: one signal stops it and its helpers
                 )
         except OSError as exc:  # counted as a failed attempt; max_attempts ends the retries
-            message = f"worker attempt {claim.attempt} failed: could not start the trainer: {exc}"
-            self._release(claim, status="queued", message=message, level="error")
+            failure = f"worker attempt {claim.attempt} failed: could not start the trainer: {exc}"
+            self._end_run(claim, "trainer_crashed", message=lambda moved: _settled(moved) or (failure, "error"))
             return
         self.child = child
         log.info("worker %s: job %s attempt %d pid %d", self.worker_id, claim.job_id, claim.attempt, child.pid)
@@ -332,57 +292,46 @@ class Worker:
         if outcome == "lease_lost":
             return
         if outcome == "stopped":
-            self._release(
+            self._end_run(
                 claim,
-                status="queued",
-                message="The worker shut down; the job is back in the queue",
-                attempts_delta=-1,
+                "worker_stopped",
+                message=lambda _: ("The worker shut down; the job is back in the queue", "info"),
             )
-            return
-        if outcome in ("cancel", "pause"):
-            status = "cancelled" if outcome == "cancel" else "paused"
-            self._release(
+        elif outcome in ("cancel", "pause"):
+            self._end_run(
                 claim,
-                status=status,
-                message=f"The job was {status} (the trainer was stopped after the grace period)",
-                attempts_delta=-1 if status == "paused" else 0,
+                "grace_expired",
+                message=lambda moved: (
+                    f"The job was {moved.status} (the trainer was stopped after the grace period)"
+                    if moved.status != "queued"
+                    else "The trainer was stopped after the grace period; the request was withdrawn, so the job "
+                    "is back in the queue",
+                    "info",
+                ),
             )
-            return
-        # The child exited on its own. After finish(...) the lease is released and _release finds nothing.
-        control = self._current_control(claim)
-        if control in ("cancel", "pause"):
-            status = "cancelled" if control == "cancel" else "paused"
-            self._release(
-                claim, status=status, message=f"The job was {status}", attempts_delta=-1 if status == "paused" else 0
-            )
-        elif returncode == 0:
-            self._release(
+        elif returncode == 0:  # after finish(...) the lease is released and _end_run finds nothing to do
+            self._end_run(
                 claim,
-                status="failed",
-                error={
-                    "code": "trainer_no_result",
-                    "message": "the trainer exited without a result",
-                    "param": None,
-                },
-                message="The trainer exited without recording a result",
-                level="error",
+                "trainer_no_result",
+                error={"code": "trainer_no_result", "message": "the trainer exited without a result", "param": None},
+                message=lambda moved: _settled(moved) or ("The trainer exited without recording a result", "error"),
             )
         else:
             detail = f"exit code {returncode}" + (f": {tail}" if tail else "")
-            self._release(
-                claim,
-                status="queued",
-                message=f"worker attempt {claim.attempt} failed: {detail}",
-                level="error",
-            )
+            failure = f"worker attempt {claim.attempt} failed: {detail}"
+            self._end_run(claim, "trainer_crashed", message=lambda moved: _settled(moved) or (failure, "error"))
 
-    def _current_control(self, claim: Claim) -> str | None:
-        jobs = schema.jobs.c
-        with self.ctx.store.begin() as conn:
-            row = conn.execute(
-                sa.select(jobs.control).where(jobs.id == claim.job_id, jobs.lease_owner == claim.lease_owner)
-            ).first()
-        return str(row.control) if row is not None and row.control else None
+
+def _note(conn: sa.Connection, job_id: str, note: tuple[str, str]) -> None:
+    message, level = note
+    insert_event(conn, job_id, message, level=level)
+
+
+def _settled(moved: Applied) -> tuple[str, str] | None:
+    """The event of a job whose pending cancel or pause was honoured instead of what happened, else None."""
+    if moved.status in ("cancelled", "paused"):
+        return f"The job was {moved.status}", "info"
+    return None
 
 
 class _LeaseLost(Exception):

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from openrft import jobstatus
+from openrft.api.jobs import service
 from openrft.jobstatus import (
     CONTROLS,
     EVENTS,
@@ -264,3 +265,10 @@ def test_apply_refuses_what_the_table_owns_and_missing_arguments(conn: sa.Connec
         jobstatus.apply(conn, put(conn, "queued", None), "claimed")
     with pytest.raises(LookupError):
         jobstatus.apply(conn, "ftjob-missing", "cancel_requested")
+
+
+def test_the_api_has_a_message_for_every_move_a_request_can_make() -> None:
+    for (_, _, event), move in jobstatus.TABLE.items():
+        for action, (action_event, messages) in service._ACTIONS.items():
+            if event == action_event:
+                assert move.status in messages, (action, move.status)

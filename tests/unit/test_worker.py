@@ -56,6 +56,10 @@ FAKE_TRAINER = textwrap.dedent(
         sys.exit(3)
     if mode == "exit0":
         sys.exit(0)
+    if mode == "crash_on_control":  # dies as it reads the request, before honouring it
+        while job.control() is None:
+            time.sleep(0.1)
+        sys.exit(3)
     if mode == "obey":  # a trainer that checks control at each step boundary
         while True:
             control = job.control()
@@ -310,6 +314,26 @@ def test_a_deaf_trainer_is_killed_after_the_grace_period(
     assert 1.0 <= elapsed < 10.0  # grace 1 s + a heartbeat + SIGTERM ignored for 2 s (slack for load)
     assert process_gone(pids(tmp_path)[0][0])
     assert job(ctx, "ftjob-deaf")["finished_at"] is not None
+
+
+@pytest.mark.parametrize(("action", "status"), [("cancel", "cancelled"), ("pause", "paused")])
+def test_a_trainer_that_crashes_with_a_request_pending_has_it_honoured(
+    ctx: AppContext, trainer: Callable[[str], list[str]], tmp_path: Path, action: str, status: str
+) -> None:
+    make_job(ctx, "ftjob-cc")
+    worker = Worker(ctx, command=trainer("crash_on_control"))
+    worker.start_background()
+    try:
+        wait_for(lambda: pids(tmp_path))
+        getattr(service, f"{action}_job")(ctx, PRINCIPAL, "ftjob-cc")
+        wait_for(lambda: job(ctx, "ftjob-cc")["status"] == status, timeout_s=10)
+    finally:
+        worker.stop()
+    row = job(ctx, "ftjob-cc")
+    assert row["control"] is None and row["lease_owner"] is None
+    assert row["attempts"] == (0 if status == "paused" else 1)  # the crash of a run being paused isn't counted
+    assert messages(ctx, "ftjob-cc")[-1] == f"The job was {status}"
+    assert len(pids(tmp_path)) == 1  # not re-queued and run again
 
 
 def test_exit_0_without_a_result_is_a_failure_not_a_success(

@@ -19,11 +19,11 @@ from openrft.cli.common import (
     print_table,
     timestamp,
 )
+from openrft.jobstatus import TERMINAL_STATUSES
 
 jobs_app = typer.Typer(help="Fine-tuning jobs (reinforcement).", no_args_is_help=True)
 
-TERMINAL_STATUSES = ("succeeded", "failed", "cancelled")
-STOP_FOLLOWING = (*TERMINAL_STATUSES, "paused")
+STOP_FOLLOWING = TERMINAL_STATUSES | {"paused"}
 LEVEL_STYLE = {"info": "", "warn": "yellow", "error": "red"}
 
 

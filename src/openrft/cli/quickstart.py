@@ -36,12 +36,12 @@ from openrft.cli.common import lambda_client
 from openrft.functions.reward import build_reward_event
 from openrft.ids import random_token
 from openrft.inference.registry import DEFAULT_BASE_MODEL
+from openrft.jobstatus import TERMINAL_STATUSES
 from openrft.settings import Settings
 
 console = Console()
 
 FUNCTION_NAME = "ticket-triage-reward"
-TERMINAL_STATUSES = {"succeeded", "failed", "cancelled"}
 # Sized so the whole run takes 5-7 minutes on a 2-core CPU (README: measured figures).
 DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
     "n_epochs": 3,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from openrft.jobstate import TERMINAL_STATUSES
+from openrft.jobstatus import TERMINAL_STATUSES
 from openrft.store import schema
 from openrft.store.blobs import BlobStore
 from openrft.store.db import Store

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import ValidationError
 
-from openrft import datasets
+from openrft import datasets, jobstatus
 from openrft.api.deps import AppContext
 from openrft.api.errors import Conflict, InvalidRequest, NotFound
 from openrft.api.graders.service import checked_grader
@@ -34,7 +34,8 @@ from openrft.api.jobs.schemas import (
 from openrft.auth.keys import Principal
 from openrft.ids import now_s, random_token
 from openrft.inference import registry
-from openrft.jobstate import TERMINAL_STATUSES, checkpoint_object, insert_event
+from openrft.jobstate import checkpoint_object, insert_event
+from openrft.jobstatus import TERMINAL_STATUSES, ImpossibleTransition
 from openrft.store import schema
 from openrft.training import hparams
 
@@ -317,7 +318,7 @@ def _job_row(project_id: str, body: JobCreate, method: ReinforcementMethod, grad
                 "response_format": method.response_format,
             },
         },
-        "status": "validating_files",
+        "status": jobstatus.NEW_JOB_STATUS,
         "result_files": [],
         "integrations": [i.model_dump(exclude_none=True) for i in body.integrations] if body.integrations else None,
         "created_at": now_s(),
@@ -364,7 +365,7 @@ def create_job(
                 return job_object(existing)
         conn.execute(jobs.insert().values(**row))
         insert_event(conn, job_id, f"Validating training file: {body.training_file}")
-        conn.execute(jobs.update().where(jobs.c.id == job_id).values(status="queued"))
+        jobstatus.apply(conn, job_id, "files_validated")
         insert_event(conn, job_id, "Files validated, job queued")
         created = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).one()
     return job_object(created)
@@ -468,37 +469,44 @@ def _impossible(row: Any, action: str) -> InvalidRequest:
     return InvalidRequest(f"Job {row.id} {reason} and cannot be {action}.", param="fine_tuning_job_id")
 
 
+# action -> the event it is, and the job event it records for each status it leads to.
+_ACTIONS: dict[str, tuple[jobstatus.Event, dict[str, str]]] = {
+    "cancel": (
+        "cancel_requested",
+        {"cancelled": "The job was cancelled", "running": "Cancellation requested; the trainer stops at the next step"},
+    ),
+    "pause": (
+        "pause_requested",
+        {"paused": "The job was paused", "running": "Pause requested; the trainer checkpoints at the next step"},
+    ),
+    "resume": (
+        "resume_requested",
+        {"queued": "The job was resumed and is queued", "running": "Pause request withdrawn; the job keeps running"},
+    ),
+}
+
+
+def _refused(row: Any, action: str) -> InvalidRequest:
+    if action == "pause" and row.status == "running":
+        return InvalidRequest(f"Job {row.id} is being cancelled and cannot be paused.", param="fine_tuning_job_id")
+    if action == "pause" and row.status == "paused":
+        return InvalidRequest(f"Job {row.id} is already paused.", param="fine_tuning_job_id")
+    label = {"cancel": "cancelled", "pause": "paused", "resume": "resumed (only a paused job can be)"}[action]
+    return _impossible(row, label)
+
+
 def _transition(ctx: AppContext, principal: Principal, job_id: str, action: str) -> dict[str, Any]:
     """cancel | pause | resume: immediate when no trainer runs the job, a control request when one does."""
+    event, messages = _ACTIONS[action]
     with ctx.store.begin_immediate() as conn:
         row = _get_row(conn, principal.project_id, job_id, for_update=True)  # vs. a worker claiming it
-        status, control = row.status, row.control
-        values: dict[str, Any]
-        if action == "cancel" and status in ("validating_files", "queued", "paused"):
-            values, message = {"status": "cancelled", "finished_at": now_s(), "control": None}, "The job was cancelled"
-        elif action == "cancel" and status == "running":
-            values, message = {"control": "cancel"}, "Cancellation requested; the trainer stops at the next step"
-        elif action == "pause" and status in ("validating_files", "queued"):
-            values, message = {"status": "paused", "control": None}, "The job was paused"
-        elif action == "pause" and status == "running" and control != "cancel":
-            values, message = {"control": "pause"}, "Pause requested; the trainer checkpoints at the next step"
-        elif action == "resume" and status == "paused":
-            values, message = {"status": "queued", "control": None}, "The job was resumed and is queued"
-        elif action == "resume" and status == "running" and control == "pause":
-            values, message = {"control": None}, "Pause request withdrawn; the job keeps running"
-        else:
-            if action == "pause" and status == "running":
-                raise InvalidRequest(
-                    f"Job {job_id} is being cancelled and cannot be paused.", param="fine_tuning_job_id"
-                )
-            if action == "pause" and status == "paused":
-                raise InvalidRequest(f"Job {job_id} is already paused.", param="fine_tuning_job_id")
-            label = {"cancel": "cancelled", "pause": "paused", "resume": "resumed (only a paused job can be)"}[action]
-            raise _impossible(row, label)
-        if control == values.get("control", control) and "status" not in values:
+        try:
+            moved = jobstatus.apply(conn, job_id, event)
+        except ImpossibleTransition as exc:
+            raise _refused(row, action) from exc
+        if not moved.changed:
             return job_object(row)  # the same request again: nothing new to record
-        conn.execute(jobs.update().where(jobs.c.id == job_id).values(**values))
-        insert_event(conn, job_id, message)
+        insert_event(conn, job_id, messages[moved.status])
         return job_object(conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).one())
 
 
