@@ -22,11 +22,12 @@ from openrft.api.files.upload import Upload
 from openrft.auth.keys import Principal
 from openrft.datasets import DatasetError, count_finetune_rows
 from openrft.ids import new_id, now_s
+from openrft.jobstatus import STATUSES, TERMINAL_STATUSES
 from openrft.store import schema
 
 CHUNK_BYTES = 1024 * 1024
 MAX_LIST_LIMIT = 10_000
-ACTIVE_JOB_STATUSES = ("validating_files", "queued", "running", "paused")
+ACTIVE_JOB_STATUSES = sorted(set(STATUSES) - TERMINAL_STATUSES)  # jobs that may still read their files
 
 files = schema.files
 
