@@ -1,4 +1,4 @@
-"""The worker's own test suite (tests/unit/test_worker.py), run again with the store on PostgreSQL.
+"""The worker's own test suite (tests/integration/test_worker.py), run again with the store on PostgreSQL.
 
 Claims, leases, fencing, crash recovery and control all go through SQL the worker owns; this shows
 it behaves the same on the other backend. The trainer child gets the URL from `OPENRFT_DATABASE_URL`,
@@ -14,7 +14,7 @@ import pytest
 
 from openrft.settings import Settings
 from tests.conftest import ADMIN_KEY
-from tests.unit.test_worker import *  # noqa: F403  (its tests and fixtures, collected here again)
+from tests.integration.test_worker import *  # noqa: F403  (its tests and fixtures, collected here again)
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ import pytest
 
 from openrft.graders import GraderValidationError, GradingContext, Sample, grade_batch, validate_grader
 from openrft.settings import Settings
-from tests.unit.graders.fake_judge import LOOPBACK
-from tests.unit.graders.reward_server import reward_server
+from tests.doubles.fake_judge import LOOPBACK
+from tests.doubles.reward_server import reward_server
 
 
 def test_lambda_grader_over_the_reward_contract() -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from openrft.graders import GradingContext, Sample, grade_batch
 from openrft.settings import Settings
-from tests.unit.graders.fake_judge import LOOPBACK, fake_judge
+from tests.doubles.fake_judge import LOOPBACK, fake_judge
 
 
 def score_grader(api_base: str, **extras: Any) -> dict[str, Any]:
