@@ -45,7 +45,9 @@ def test_samples_equal_hf_generate_for_the_same_seed(tiny_model_dir: Path, greed
 
     def sample(engine: object) -> rollout.Rollout:
         torch.manual_seed(7)
-        return rollout.generate(engine, tok, prompts, group_size=4, max_new_tokens=12, temperature=1.3, greedy=greedy)
+        return rollout.generate(
+            engine, tok, prompts, group_size=4, completion_budget=12, temperature=1.3, greedy=greedy
+        )
 
     want, have = sample(model), sample(LlamaDecoder(model))
     assert torch.equal(have.input_ids, want.input_ids)
@@ -110,4 +112,4 @@ def test_sampling_logprobs_need_an_hf_model(tiny_model_dir: Path) -> None:
     decoder = LlamaDecoder(AutoModelForCausalLM.from_pretrained(tiny_model_dir))
     prompt = rollout.render_prompt(tok, [{"role": "user", "content": "no"}], None)
     with pytest.raises(ValueError, match="with_logprobs needs an HF model"):
-        rollout.generate(decoder, tok, [prompt], group_size=2, max_new_tokens=3, temperature=1.0, with_logprobs=True)
+        rollout.generate(decoder, tok, [prompt], group_size=2, completion_budget=3, temperature=1.0, with_logprobs=True)

@@ -5,12 +5,28 @@ from __future__ import annotations
 import re
 from itertools import chain
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
 from openrft.training import data
 from openrft.training.checkpoints import to_prune
-from openrft.training.hparams import LIMITS, HParams, HParamsError, resolve
+from openrft.training.hparams import (
+    DERIVED,
+    HELP,
+    LIMITS,
+    REASONING_EFFORT_SCALE,
+    HParams,
+    HParamsError,
+    HParamsRequest,
+    Loss,
+    Precision,
+    ReasoningEffort,
+    check_request,
+    resolve,
+)
+
+DOCS = Path(__file__).parents[2] / "docs" / "hyperparameters.md"
 
 
 def test_auto_from_dataset_size() -> None:
@@ -105,13 +121,67 @@ def test_prune_keeps_three_best_and_the_newest() -> None:
 
 def test_every_bound_is_enforced_and_documented() -> None:
     """LIMITS is the one table: resolve refuses a value past each bound, and hyperparameters.md states it."""
-    docs = (Path(__file__).parents[2] / "docs" / "hyperparameters.md").read_text()
+    docs = DOCS.read_text()
     for name, bound in LIMITS.items():
         is_int = isinstance(getattr(HParams(), name), int)
         too_big = int(bound.high) + 1 if is_int else bound.high * 2
+        low, high = (str(int(bound.low)), str(int(bound.high))) if is_int else (f"{bound.low:g}", f"{bound.high:g}")
         with pytest.raises(HParamsError) as info:
             resolve({name: too_big}, 10, 0)
-        assert info.value.param == name and f"<= {bound.high:g}" in str(info.value)
+        assert info.value.param == name and f"<= {high}" in str(info.value)
         row = re.search(rf"^\| `{name}` \| ([^|]+) \|", docs, re.MULTILINE)
         assert row is not None, name
-        assert f"{bound.high:g}" in row.group(1) and f"{bound.low:g}" in row.group(1), (name, row.group(1))
+        assert high in row.group(1) and low in row.group(1), (name, row.group(1))
+
+
+def test_every_field_is_documented_and_every_number_bounded() -> None:
+    docs = DOCS.read_text()
+    for name in HELP:
+        assert re.search(rf"^\| `{name}` \|", docs, re.MULTILINE), f"{name} has no row in hyperparameters.md"
+    numbers = {name for name in HELP if name not in DERIVED and isinstance(getattr(HParams(), name), int | float)}
+    assert numbers == set(LIMITS)
+
+
+def test_the_request_model_is_generated_from_hparams() -> None:
+    """One definition: the API's model has HParams' fields, help lines, bounds and Literal choices."""
+    from openrft.training.losses import LOSSES
+    from openrft.training.precision import PRECISIONS
+
+    assert list(HParamsRequest.model_fields) == list(HELP)
+    assert all(HParamsRequest.model_fields[n].description == h.text for n, h in HELP.items())
+    assert set(get_args(Loss)) == set(LOSSES) and get_args(Precision) == PRECISIONS
+    assert set(get_args(ReasoningEffort)) == set(REASONING_EFFORT_SCALE)
+    schema = HParamsRequest.model_json_schema()["properties"]
+    assert (schema["samples_per_prompt"]["minimum"], schema["samples_per_prompt"]["maximum"]) == (2, 64)
+    assert schema["loss"]["anyOf"][0]["enum"] == list(get_args(Loss))
+    # The request as sent: OpenAI's fields say "auto"/"default" until resolved, the extras are absent.
+    sent = HParamsRequest.model_validate({"n_epochs": 2}).model_dump(exclude_none=True)
+    assert sent["n_epochs"] == 2 and sent["batch_size"] == "auto" and sent["reasoning_effort"] == "default"
+    assert "samples_per_prompt" not in sent and "group_size" not in sent
+
+
+def test_derived_values_are_shown_and_cannot_be_set() -> None:
+    hp = resolve(
+        {"samples_per_prompt": 8, "compute_multiplier": 1.5, "max_completion_tokens": 16, "reasoning_effort": "high"},
+        10,
+        0,
+    )
+    shown = hp.public()
+    assert (shown["group_size"], shown["completion_budget"], shown["learning_rate"]) == (12, 32, pytest.approx(1e-4))
+    assert set(DERIVED) == {"group_size", "completion_budget", "learning_rate"}
+    assert resolve(shown, 10, 0) == hp  # a pinned job (or its method sent again) repeats them: accepted
+    with pytest.raises(HParamsError) as info:
+        resolve({**shown, "group_size": 8}, 10, 0)
+    assert info.value.param == "group_size" and "12" in str(info.value)
+    with pytest.raises(HParamsError) as info:
+        resolve({"learning_rate": 3e-4}, 10, 0)  # not a knob: learning_rate_multiplier is
+    assert info.value.param == "learning_rate"
+
+
+def test_job_creation_checks_what_the_trainer_will() -> None:
+    # batch_size "auto" is at most 8 at creation: 8 x 64 = 512 samples per step passes, 1024 x 8 doesn't.
+    assert check_request({"samples_per_prompt": 64}).group_size == 64
+    with pytest.raises(HParamsError) as info:
+        check_request({"batch_size": 1024, "samples_per_prompt": 8})
+    assert info.value.param == "batch_size" and "at most 4096" in str(info.value)
+    assert check_request({"max_completion_tokens": 5000, "reasoning_effort": "high"}).completion_budget == 10_000

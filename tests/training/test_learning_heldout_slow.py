@@ -60,7 +60,7 @@ def held_out_reward(model: torch.nn.Module, tokenizer: object, pairs: list[tuple
         tokenizer,  # type: ignore[arg-type]
         prompts,
         group_size=max(samples, 1),
-        max_new_tokens=16,
+        completion_budget=16,
         temperature=1.0,
         greedy=samples == 0,
     )

@@ -69,7 +69,7 @@ def _batch(logp_shift: float = 0.0, ref: torch.Tensor | None = None) -> LossInpu
 
 def test_aggregations_by_hand() -> None:
     # With ratio 1 the per-token loss is -A: seq 0 tokens -1, -1; seq 1 tokens +0.5, +0.5, +0.5.
-    cfg = LossConfig(max_completion_tokens=4)
+    cfg = LossConfig(completion_budget=4)
     # grpo: token means per sequence (-1, +0.5), mean over 2 sequences -> -0.25
     assert LOSSES["grpo"].objective(_batch(), cfg).loss.item() == pytest.approx(-0.25)
     # dapo: token sum (-2 + 1.5 = -0.5) / 5 active tokens -> -0.1
@@ -121,7 +121,7 @@ def test_micro_batches_add_up_to_the_whole_batch(name: str) -> None:
     old = logp + torch.randn(4, 3) * 0.05
     mask = torch.tensor([[1.0, 1, 0], [1, 1, 1], [1, 0, 0], [1, 1, 1]])
     adv = LOSSES[name].advantages(torch.tensor([1.0, 0.0, 0.3, 0.9]), 2)
-    cfg = LossConfig(max_completion_tokens=3, kl_beta=0.05)
+    cfg = LossConfig(completion_budget=3, kl_beta=0.05)
     ref = logp + 0.1
     n_tok = int(mask.sum())
 

@@ -33,7 +33,7 @@ def test_sampling_logprobs_match_the_training_forward(tiny_model_dir: Path) -> N
     short = rollout.render_prompt(tok, [{"role": "user", "content": "yes"}], None)
     torch.manual_seed(0)
     out = rollout.generate(
-        model, tok, [long, short], group_size=3, max_new_tokens=5, temperature=0.7, with_logprobs=True
+        model, tok, [long, short], group_size=3, completion_budget=5, temperature=0.7, with_logprobs=True
     )
     assert out.input_ids.shape[0] == 6 and len(out.texts) == 6
     assert out.prompt_tokens == [len(long)] * 3 + [len(short)] * 3
@@ -44,7 +44,7 @@ def test_sampling_logprobs_match_the_training_forward(tiny_model_dir: Path) -> N
     )
     torch.testing.assert_close(logp * out.completion_mask, out.old_logprobs, atol=1e-4, rtol=0)
     assert entropy is not None and float(entropy.min()) > 0
-    greedy = rollout.generate(model, tok, [long], group_size=3, max_new_tokens=5, temperature=1.0, greedy=True)
+    greedy = rollout.generate(model, tok, [long], group_size=3, completion_budget=5, temperature=1.0, greedy=True)
     assert len(greedy.texts) == 1 and greedy.old_logprobs is None
 
 
@@ -56,7 +56,7 @@ def test_shared_prefix_cache_gives_the_same_samples(tiny_model_dir: Path, monkey
 
     def sample() -> torch.Tensor:
         torch.manual_seed(3)
-        return rollout.generate(model, tok, prompts, group_size=4, max_new_tokens=6, temperature=1.0).input_ids
+        return rollout.generate(model, tok, prompts, group_size=4, completion_budget=6, temperature=1.0).input_ids
 
     shared = sample()
     monkeypatch.setattr(rollout, "shared_prefix_cache", lambda *a: None)
@@ -85,7 +85,7 @@ def test_shared_prompt_logprobs_and_gradients_equal_the_per_row_ones(tiny_model_
     torch.manual_seed(0)
     model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False))
     prompts = [rollout.render_prompt(tok, [{"role": "user", "content": c}], None) for c in ("say yes please", "no")]
-    out = rollout.generate(model, tok, prompts, group_size=3, max_new_tokens=5, temperature=1.0)
+    out = rollout.generate(model, tok, prompts, group_size=3, completion_budget=5, temperature=1.0)
     assert out.prompt_index.tolist() == [0, 0, 0, 1, 1, 1]
     rows = torch.tensor([0, 2, 3, 4, 5])
     args = (out.input_ids[rows], out.attention_mask[rows], out.prompt_len, 0.7)

@@ -1,8 +1,21 @@
-"""Hyperparameters of one RFT job: OpenAI's names where they exist, documented defaults, "auto" resolved.
+"""Hyperparameters of one RFT job, defined once: `HParams`, its bounds (`LIMITS`), and the request model.
 
-A job's request carries `method.reinforcement.hyperparameters` in OpenAI's shape (every field may be
-"auto" or absent). `resolve()` turns that into a frozen `HParams` from the dataset sizes, and the trainer
-writes `HParams.public()` back into the job so users see exactly what ran ("pinned per job").
+`HParams` is the frozen dataclass the trainer runs with. Each field carries its default, its type (a
+`Literal` for the named choices), one help line, and whether OpenAI's API has it (then a request may say
+"auto", or "default" for reasoning_effort); every number has a `Bound` in `LIMITS`. From these alone
+`HParamsRequest` is generated: the pydantic model of `method.reinforcement.hyperparameters`, which the
+API validates requests with (api/jobs/schemas.py) and `resolve()` validates a job's stored values with,
+so both check the same names, types, bounds and messages.
+
+`resolve()` turns a request ("auto" or absent: heuristics from the dataset sizes) into an `HParams`, and
+the trainer writes `HParams.public()` back into the job ("pinned per job"): every field as it ran, and the
+effective values derived from them (`group_size` after compute_multiplier, `completion_budget` after
+reasoning_effort, `learning_rate` after the multiplier). A request may repeat a derived value (a pinned
+method sent again) but not change it: it is checked against the fields it comes from.
+
+Names, from the request to the loss: `samples_per_prompt` (asked) -> `group_size` (after
+compute_multiplier: rollout.generate, the advantages of losses.py); `max_completion_tokens` (asked) ->
+`completion_budget` (after reasoning_effort: rollout.generate, dr_grpo's normalizer in losses.py).
 
 Learning rate: OpenAI exposes only `learning_rate_multiplier`; the absolute rate is
 `learning_rate_multiplier x base rate`, with base rate 1e-4 for LoRA and 1e-5 for full fine-tuning.
@@ -15,23 +28,21 @@ tolerate the higher end.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+import typing
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, create_model
+from pydantic import Field as PydanticField
 
 LORA_BASE_LEARNING_RATE = 1e-4
 FULL_BASE_LEARNING_RATE = 1e-5
+Loss = Literal["grpo", "dr_grpo", "dapo", "gspo", "rloo"]  # the keys of training/losses.py LOSSES
+Precision = Literal["auto", "bf16", "fp32"]  # training/precision.py
+ReasoningEffort = Literal["low", "medium", "high"]
 # reasoning_effort scales the completion budget (`max_completion_tokens` is the "medium" budget).
-REASONING_EFFORT_SCALE = {"low": 0.5, "medium": 1.0, "high": 2.0}
-# The OpenAI fields a request may set (each int/float or "auto"), and our extras (documented below).
-OPENAI_FIELDS = (
-    "n_epochs",
-    "batch_size",
-    "learning_rate_multiplier",
-    "eval_interval",
-    "eval_samples",
-    "compute_multiplier",
-    "reasoning_effort",
-)
+REASONING_EFFORT_SCALE: dict[str, float] = {"low": 0.5, "medium": 1.0, "high": 2.0}
+MAX_SEED = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -71,74 +82,81 @@ LIMITS: dict[str, Bound] = {
     "weight_decay": Bound(0, 1),
     "max_grad_norm": Bound(0, 1e6, open_low=True),
     "micro_batch_size": Bound(1, 1024),
+    "seed": Bound(0, MAX_SEED),
 }
 MAX_SAMPLES_PER_STEP = 4096  # batch_size x group_size
-
-
 AUTO_MAX_BATCH_SIZE = 8  # the largest batch_size "auto" picks
 
 
-def group_size(samples_per_prompt: int, compute_multiplier: float) -> int:
-    """Completions per prompt: samples_per_prompt x compute_multiplier, at least 2 (a group needs a baseline)."""
-    return max(2, round(samples_per_prompt * compute_multiplier))
+@dataclass(frozen=True)
+class Help:
+    """What a field of HParams is for: its help line (the API's description) and how a request leaves it unset.
 
+    `unset` "auto" (or "default", reasoning_effort's) marks OpenAI's fields: a request may send that word,
+    and the job shows it until the trainer resolves it. Our extras are left out instead (`unset` None).
+    `derived`: computed from the other fields and written back into the job, never set.
+    """
 
-def completion_budget(max_completion_tokens: int, reasoning_effort: str) -> int:
-    """Max new tokens per completion: max_completion_tokens x the reasoning_effort scale."""
-    return max(1, round(max_completion_tokens * REASONING_EFFORT_SCALE[reasoning_effort]))
-
-
-class HParamsError(ValueError):
-    """A hyperparameter has a value the trainer can't use; `param` names it."""
-
-    def __init__(self, message: str, param: str):
-        super().__init__(message)
-        self.param = param
+    text: str
+    unset: str | None = None
+    derived: bool = False
 
 
 @dataclass(frozen=True)
 class HParams:
+    """What one job trains with; `public()` is what the job shows (method.reinforcement.hyperparameters)."""
+
     # -- OpenAI's names --------------------------------------------------------------------------------
-    n_epochs: int = 1  # passes over the training file ("auto": enough for ~200 prompt visits, at most 10)
-    batch_size: int = 4  # prompts per optimizer step ("auto": n_train // 10, clamped to [1, 8])
-    learning_rate_multiplier: float = 1.0  # x base rate (1e-4 LoRA, 1e-5 full fine-tuning)
-    eval_interval: int = 10  # steps between validation runs + checkpoints ("auto": ~5 per job)
-    eval_samples: int = 32  # validation prompts graded per evaluation, one greedy sample each
-    compute_multiplier: float = 1.0  # scales samples_per_prompt (exploration per prompt)
-    reasoning_effort: str = "medium"  # low | medium | high: x0.5 / x1 / x2 completion budget
+    n_epochs: Annotated[int, Help("Passes over the training file (auto: ~200 prompt visits, at most 10).", "auto")] = 1
+    batch_size: Annotated[int, Help("Prompts per optimizer step (auto: n_train // 10 within 1..8).", "auto")] = 4
+    learning_rate_multiplier: Annotated[
+        float, Help("Learning rate = this x 1e-4 with LoRA, x 1e-5 for full fine-tuning.", "auto")
+    ] = 1.0
+    eval_interval: Annotated[int, Help("Steps between validation runs and checkpoints (auto: ~5 per job).", "auto")] = (
+        10
+    )
+    eval_samples: Annotated[
+        int, Help("Validation prompts graded per evaluation, one greedy completion each.", "auto")
+    ] = 32
+    compute_multiplier: Annotated[float, Help("Scales samples_per_prompt (the group size).", "auto")] = 1.0
+    reasoning_effort: Annotated[
+        ReasoningEffort, Help("Scales the completion budget: low x0.5, medium x1, high x2.", "default")
+    ] = "medium"
     # -- openrft extras (not in OpenAI's API; accepted in the same hyperparameters object) --------------
-    samples_per_prompt: int = 4  # group size G before compute_multiplier (TRL: 8, Bedrock: 8, SkyRL: 5)
-    max_completion_tokens: int = 64  # completion budget at reasoning_effort "medium"
-    temperature: float = 1.0  # sampling temperature of rollouts (TRL default 1.0)
-    loss: str = "grpo"  # grpo | dr_grpo | dapo | gspo | rloo (see training/losses.py)
-    kl_beta: float = 0.0  # weight of the k3 KL to the base model; 0 = no reference pass (TRL default)
-    lora_rank: int = 16  # LoRA rank on attention + MLP projections; 0 = full fine-tuning
-    lora_alpha: int = 32  # LoRA scaling numerator (scale = alpha / rank)
-    clip_eps_low: float = 0.2  # PPO ratio clip below 1 (token-level losses)
-    clip_eps_high: float = 0.2  # PPO ratio clip above 1; the dapo loss uses 0.28 ("clip-higher")
-    gspo_clip_eps_low: float = 3e-4  # GSPO sequence-ratio clip below 1 (GSPO paper)
-    gspo_clip_eps_high: float = 4e-4  # GSPO sequence-ratio clip above 1 (GSPO paper)
-    weight_decay: float = 0.0  # AdamW weight decay
-    max_grad_norm: float = 1.0  # gradient clipping (reported as actor_grad_norm before clipping)
-    micro_batch_size: int = 16  # sequences per forward/backward chunk (gradient accumulation inside a step)
-    seed: int = 0  # the job's seed: data order, LoRA init, sampling
-    # "auto" | "bf16" | "fp32": bf16 autocast training with fp32 master weights and a bf16 sampler, the
-    # default ("auto") where the CPU has native bf16 matmuls (AMX / AVX512-BF16); see training/precision.py
-    precision: str = "auto"
+    samples_per_prompt: Annotated[int, Help("Completions sampled per prompt before compute_multiplier (TRL: 8).")] = 4
+    max_completion_tokens: Annotated[
+        int, Help("Longest completion sampled, in tokens, at reasoning_effort medium.")
+    ] = 64
+    temperature: Annotated[float, Help("Sampling temperature of the rollouts (TRL's default 1.0).")] = 1.0
+    loss: Annotated[Loss, Help("Policy loss: grpo, dr_grpo, dapo, gspo or rloo (training/losses.py).")] = "grpo"
+    kl_beta: Annotated[float, Help("Weight of the k3 KL penalty to the base model; 0 skips the reference pass.")] = 0.0
+    lora_rank: Annotated[int, Help("LoRA rank on every linear projection; 0 trains every weight.")] = 16
+    lora_alpha: Annotated[int, Help("LoRA scaling numerator (scale = lora_alpha / lora_rank).")] = 32
+    clip_eps_low: Annotated[float, Help("PPO ratio clip below 1 (token-level losses).")] = 0.2
+    clip_eps_high: Annotated[float, Help("PPO ratio clip above 1; the dapo loss uses 0.28 (clip-higher).")] = 0.2
+    gspo_clip_eps_low: Annotated[float, Help("GSPO sequence-ratio clip below 1 (GSPO paper).")] = 3e-4
+    gspo_clip_eps_high: Annotated[float, Help("GSPO sequence-ratio clip above 1 (GSPO paper).")] = 4e-4
+    weight_decay: Annotated[float, Help("AdamW weight decay.")] = 0.0
+    max_grad_norm: Annotated[float, Help("Gradient clipping threshold (actor_grad_norm is before clipping).")] = 1.0
+    micro_batch_size: Annotated[int, Help("Sequences per forward/backward chunk: memory, not results.")] = 16
+    seed: Annotated[int, Help("The training seed (data order, LoRA init, sampling); default: the job's seed.")] = 0
+    precision: Annotated[
+        Precision, Help("auto (bf16 where the CPU has native bf16 matmuls), bf16 or fp32 (training/precision.py).")
+    ] = "auto"
+    # -- derived: what the fields above give, shown in the job -------------------------------------------
+    group_size: Annotated[int, Help("samples_per_prompt x compute_multiplier, at least 2.", derived=True)] = field(
+        init=False
+    )
+    completion_budget: Annotated[
+        int, Help("max_completion_tokens x the reasoning_effort scale, at least 1.", derived=True)
+    ] = field(init=False)
+    learning_rate: Annotated[
+        float, Help("learning_rate_multiplier x the base rate (1e-4 LoRA, 1e-5 full fine-tuning).", derived=True)
+    ] = field(init=False)
 
-    # -- derived ---------------------------------------------------------------------------------------
-    @property
-    def group_size(self) -> int:
-        return group_size(self.samples_per_prompt, self.compute_multiplier)
-
-    @property
-    def completion_budget(self) -> int:
-        return completion_budget(self.max_completion_tokens, self.reasoning_effort)
-
-    @property
-    def learning_rate(self) -> float:
-        base = LORA_BASE_LEARNING_RATE if self.lora_rank > 0 else FULL_BASE_LEARNING_RATE
-        return base * self.learning_rate_multiplier
+    def __post_init__(self) -> None:
+        for name, value in _derived(self).items():
+            object.__setattr__(self, name, value)
 
     def steps_per_epoch(self, n_train: int) -> int:
         return math.ceil(n_train / self.batch_size)
@@ -147,11 +165,105 @@ class HParams:
         return self.n_epochs * self.steps_per_epoch(n_train)
 
     def public(self) -> dict[str, Any]:
-        """Every field, for the job's `method.reinforcement.hyperparameters` (what actually ran)."""
+        """Every field, the derived ones too, for the job's `method.reinforcement.hyperparameters`."""
         return asdict(self)
 
 
-_FIELD_TYPES = {f.name: f.type for f in fields(HParams)}
+def _derived(hp: HParams) -> dict[str, Any]:
+    base_rate = LORA_BASE_LEARNING_RATE if hp.lora_rank > 0 else FULL_BASE_LEARNING_RATE
+    return {
+        "group_size": max(2, round(hp.samples_per_prompt * hp.compute_multiplier)),  # a group needs a baseline
+        "completion_budget": max(1, round(hp.max_completion_tokens * REASONING_EFFORT_SCALE[hp.reasoning_effort])),
+        "learning_rate": base_rate * hp.learning_rate_multiplier,
+    }
+
+
+_HINTS = typing.get_type_hints(HParams, include_extras=True)  # name -> Annotated[type, Help]
+HELP: dict[str, Help] = {name: get_args(hint)[1] for name, hint in _HINTS.items()}
+DERIVED = tuple(name for name, h in HELP.items() if h.derived)
+
+
+# -- the request model, generated from HParams and LIMITS ------------------------------------------------
+
+
+def _int_check(bound: Bound | None, unset: str | None) -> BeforeValidator:
+    """Strict integer within `bound`: no "3" for 3, no true for 1 (a typo is a 400, not a different run)."""
+    expected = "an integer" + (f" >= {int(bound.low)} and <= {int(bound.high)}" if bound else "")
+    expected += f' or "{unset}"' if unset else ""
+
+    def check(value: Any) -> Any:
+        if unset is not None and value == unset:
+            return value
+        if isinstance(value, bool) or not isinstance(value, int) or (bound is not None and not bound.admits(value)):
+            raise ValueError(f"must be {expected}, got {value!r}")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _float_check(bound: Bound | None, unset: str | None) -> BeforeValidator:
+    expected = "a number" + (f" {bound.describe()}" if bound else "")
+    expected += f' or "{unset}"' if unset else ""
+
+    def check(value: Any) -> Any:
+        if unset is not None and value == unset:
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ValueError(f"must be {expected}, got {value!r}")
+        if bound is not None and not bound.admits(value):
+            raise ValueError(f"must be {expected}, got {value!r}")
+        return float(value)
+
+    return BeforeValidator(check)
+
+
+def _json_bounds(bound: Bound | None) -> dict[str, Any] | None:
+    if bound is None:
+        return None
+    low = "exclusiveMinimum" if bound.open_low else "minimum"
+    return {low: bound.low, "maximum": bound.high}
+
+
+def _request_field(name: str) -> tuple[Any, Any]:
+    """(type, pydantic Field) of one HParams field in a request: "auto"/"default" or absent when not set."""
+    hint, unset, bound = get_args(_HINTS[name])[0], HELP[name].unset, LIMITS.get(name)
+    if get_origin(hint) is Literal:
+        kind: Any = Literal[(unset, *get_args(hint))] if unset else hint | None
+    else:
+        check = _int_check(bound, unset) if hint is int else _float_check(bound, unset)
+        kind = Annotated[hint | (Literal[unset] if unset else None), check]
+    return kind, PydanticField(default=unset, description=HELP[name].text, json_schema_extra=_json_bounds(bound))
+
+
+def _request_model() -> type[BaseModel]:
+    fields_of_request: dict[str, Any] = {name: _request_field(name) for name in HELP}
+    return create_model(
+        "RFTHyperparameters",
+        __config__=ConfigDict(extra="forbid"),
+        __doc__=(
+            '`method.reinforcement.hyperparameters`: OpenAI\'s fields ("auto" until the trainer resolves them), '
+            "openrft's extras (absent: the trainer's defaults) and the derived values a job shows "
+            "(a request may repeat them, not change them). Generated from training/hparams.py HParams."
+        ),
+        **fields_of_request,
+    )
+
+
+if TYPE_CHECKING:
+    HParamsRequest = BaseModel
+else:
+    HParamsRequest = _request_model()
+
+
+# -- resolution -------------------------------------------------------------------------------------
+
+
+class HParamsError(ValueError):
+    """A hyperparameter has a value the trainer can't use; `param` names it."""
+
+    def __init__(self, message: str, param: str):
+        super().__init__(message)
+        self.param = param
 
 
 def _auto_values(n_train: int, n_valid: int, given: dict[str, Any]) -> dict[str, Any]:
@@ -171,63 +283,50 @@ def _auto_values(n_train: int, n_valid: int, given: dict[str, Any]) -> dict[str,
     }
 
 
-def _coerce(name: str, value: Any) -> Any:
-    kind = _FIELD_TYPES[name]
-    try:
-        if kind == "int":
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise TypeError
-            out: Any = int(value)
-        elif kind == "float":
-            if isinstance(value, bool):
-                raise TypeError
-            out = float(value)
-        else:
-            out = str(value)
-    except (TypeError, ValueError):
-        raise HParamsError(f"hyperparameter {name} must be a {kind}, got {value!r}", param=name) from None
-    bound = LIMITS.get(name)
-    if bound is not None and not bound.admits(out):
-        raise HParamsError(f"hyperparameter {name} must be {bound.describe()}, got {value!r}", param=name)
-    return out
+def _request_error(exc: ValidationError) -> HParamsError:
+    err = exc.errors()[0]
+    name = str(err["loc"][0]) if err["loc"] else "hyperparameters"
+    if err["type"] == "extra_forbidden":
+        return HParamsError(f"unknown hyperparameter {name!r}", param=name)
+    return HParamsError(f"hyperparameter {name}: {str(err['msg']).removeprefix('Value error, ')}", param=name)
 
 
 def check_work(batch_size: int, group_size: int) -> None:
     """One optimizer step samples batch_size x group_size completions: at most MAX_SAMPLES_PER_STEP."""
     if batch_size * group_size > MAX_SAMPLES_PER_STEP:
         raise HParamsError(
-            f"batch_size x samples per prompt (after compute_multiplier) = {batch_size} x {group_size} completions "
-            f"per step; at most {MAX_SAMPLES_PER_STEP} are allowed",
+            f"batch_size x group_size (samples_per_prompt x compute_multiplier) = {batch_size} x {group_size} "
+            f"completions per step; at most {MAX_SAMPLES_PER_STEP} are allowed",
             param="batch_size",
         )
 
 
 def resolve(request_hparams: dict[str, Any] | None, n_train_rows: int, n_valid_rows: int, *, seed: int = 0) -> HParams:
     """HParams from a request's hyperparameters ("auto"/absent -> heuristics from the dataset sizes)."""
-    from openrft.training.losses import LOSSES
-    from openrft.training.precision import PRECISIONS
     from openrft.training.precision import resolve as resolve_precision
 
-    request = dict(request_hparams or {})
-    unknown = set(request) - set(_FIELD_TYPES)
-    if unknown:
-        name = sorted(unknown)[0]
-        raise HParamsError(f"unknown hyperparameter {name!r}", param=name)
-    given = {k: _coerce(k, v) for k, v in request.items() if v is not None and v != "auto"}
-    if given.get("reasoning_effort") == "default":
-        given.pop("reasoning_effort")
+    try:
+        request = HParamsRequest.model_validate(request_hparams or {}).model_dump(exclude_none=True)
+    except ValidationError as exc:
+        raise _request_error(exc) from None
+    given = {k: v for k, v in request.items() if k not in DERIVED and v != HELP[k].unset}
     values = {**_auto_values(n_train_rows, n_valid_rows, given), **given, "seed": given.get("seed", seed)}
-    hp = replace(HParams(), **values)
-    if hp.reasoning_effort not in REASONING_EFFORT_SCALE:
-        raise HParamsError(
-            f"reasoning_effort must be one of default, {', '.join(REASONING_EFFORT_SCALE)}", param="reasoning_effort"
-        )
-    if hp.loss not in LOSSES:
-        raise HParamsError(f"loss must be one of {', '.join(LOSSES)}, got {hp.loss!r}", param="loss")
+    hp = HParams(**values)
+    for name in DERIVED:
+        if name in request and request[name] != getattr(hp, name):
+            raise HParamsError(
+                f"{name} is derived, not set: the other hyperparameters give {getattr(hp, name)!r}, the request "
+                f"says {request[name]!r} (leave it out)",
+                param=name,
+            )
     check_work(hp.batch_size, hp.group_size)
-    if hp.precision not in PRECISIONS:
-        raise HParamsError(f"precision must be one of {', '.join(PRECISIONS)}, got {hp.precision!r}", param="precision")
-    hp = replace(hp, precision=resolve_precision(hp.precision))  # pinned: what ran, not "auto"
+    hp = replace(hp, precision=typing.cast(Precision, resolve_precision(hp.precision)))  # pinned: what ran
     if hp.loss == "dapo" and "clip_eps_high" not in given:
         hp = replace(hp, clip_eps_high=0.28)  # DAPO's clip-higher
     return hp
+
+
+def check_request(request_hparams: dict[str, Any] | None) -> HParams:
+    """The checks job creation can make before reading the data: `resolve` as for a training file large
+    enough that batch_size "auto" takes its largest value (AUTO_MAX_BATCH_SIZE)."""
+    return resolve(request_hparams, 10 * AUTO_MAX_BATCH_SIZE, 0)

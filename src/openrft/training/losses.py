@@ -12,7 +12,7 @@ A loss is a `LossSpec(advantages, objective)`:
 | loss    | advantage                  | ratio / clip                          | aggregation                       |
 |---------|----------------------------|---------------------------------------|-----------------------------------|
 | grpo    | (r - mean) / (std + 1e-4)  | token ratio, clip [1-eps_lo, 1+eps_hi]| mean over seqs of token means     |
-| dr_grpo | r - mean                   | token ratio, clip                     | sum / (N x max_completion_tokens) |
+| dr_grpo | r - mean                   | token ratio, clip                     | sum / (N x completion_budget)     |
 | dapo    | (r - mean) / (std + 1e-4)  | token ratio, clip-higher (0.2/0.28)   | sum / active tokens in the batch  |
 | gspo    | (r - mean) / (std + 1e-4)  | sequence geometric-mean ratio, clip   | mean over sequences               |
 | rloo    | r - mean of the others     | token ratio, clip                     | sum / active tokens in the batch  |
@@ -71,7 +71,7 @@ class LossConfig:
     gspo_clip_eps_low: float = 3e-4
     gspo_clip_eps_high: float = 4e-4
     kl_beta: float = 0.0
-    max_completion_tokens: int = 64  # dr_grpo's constant normalizer
+    completion_budget: int = 64  # the job's longest completion, in tokens: dr_grpo's constant normalizer
 
 
 @dataclass
@@ -175,7 +175,7 @@ def _active_tokens(x: LossInputs, cfg: LossConfig) -> float:
 
 
 def _max_tokens(x: LossInputs, cfg: LossConfig) -> float:
-    return float(x.n_seqs * cfg.max_completion_tokens)
+    return float(x.n_seqs * cfg.completion_budget)
 
 
 LOSSES: dict[str, LossSpec] = {

@@ -96,12 +96,13 @@ def generate(
     prompts: list[list[int]],
     *,
     group_size: int,
-    max_new_tokens: int,
+    completion_budget: int,
     temperature: float,
     greedy: bool = False,
     with_logprobs: bool = False,
 ) -> Rollout:
-    """Sample `group_size` completions per prompt (greedy: one argmax completion each).
+    """Sample `group_size` completions per prompt (greedy: one argmax completion each), each at most
+    `completion_budget` new tokens (the decoder's and HF's `max_new_tokens`).
 
     `with_logprobs` also returns the sampling log-probs (from generate's logits, which costs N x T x V floats
     of memory). The trainer does one update per rollout, so there pi_old == pi_theta and it uses the detached
@@ -123,7 +124,7 @@ def generate(
             unique_mask,
             position_ids_for(unique_mask),
             repeats=repeats,
-            max_new_tokens=max_new_tokens,
+            max_new_tokens=completion_budget,
             draw=None if greedy else InverseCdfSampling(temperature).draw,
             eos_ids=eos_ids,
             pad_id=pad_id,
@@ -134,7 +135,7 @@ def generate(
         cache = shared_prefix_cache(model, unique_ids, unique_mask, repeats) if repeats > 1 else None
         config = GenerationConfig(
             do_sample=False,  # greedy picks the token InverseCdfSampling drew (sampling) or the argmax (greedy)
-            max_new_tokens=max_new_tokens,
+            max_new_tokens=completion_budget,
             pad_token_id=pad_id,
             eos_token_id=eos_ids,
             return_dict_in_generate=True,

@@ -54,7 +54,12 @@ def train(handle: JobHandle, settings: Settings, store: Store, job: Job) -> str:
     hp = job.hp
     spec = LOSSES[hp.loss]
     loss_cfg = LossConfig(
-        hp.clip_eps_low, hp.clip_eps_high, hp.gspo_clip_eps_low, hp.gspo_clip_eps_high, hp.kl_beta, hp.completion_budget
+        clip_eps_low=hp.clip_eps_low,
+        clip_eps_high=hp.clip_eps_high,
+        gspo_clip_eps_low=hp.gspo_clip_eps_low,
+        gspo_clip_eps_high=hp.gspo_clip_eps_high,
+        kl_beta=hp.kl_beta,
+        completion_budget=hp.completion_budget,
     )
     grading = GradingContext(
         project_id=job.project_id, settings=settings, store=store, blobs=BlobStore(settings.blobs_dir)
@@ -100,7 +105,7 @@ def train(handle: JobHandle, settings: Settings, store: Store, job: Job) -> str:
             tokenizer,
             [prompts[i] for i in idx],
             group_size=hp.group_size,
-            max_new_tokens=hp.completion_budget,
+            completion_budget=hp.completion_budget,
             temperature=hp.temperature,
         )
         t_sampling = time.perf_counter() - t0
@@ -348,7 +353,7 @@ def evaluate(model: Any, tokenizer: Any, prompts: list[list[int]], job: Job, ctx
         tokenizer,
         prompts,
         group_size=1,
-        max_new_tokens=job.hp.completion_budget,
+        completion_budget=job.hp.completion_budget,
         temperature=job.hp.temperature,
         greedy=True,
     )

@@ -1,24 +1,24 @@
 """Request models of the fine-tuning jobs API, following OpenAI's `JobCreateParams`.
 
-Field names and order mirror openai-python's `types/fine_tuning/`; openrft's own hyperparameters sit in
-a marked block of `RFTHyperparameters`. Numbers are checked strictly (no "3" for 3, no true for 1) so a
-typo in a job definition is a 400 naming the field, not a silently different run.
+Field names and order mirror openai-python's `types/fine_tuning/`; `RFTHyperparameters` is generated from
+the trainer's `HParams` (training/hparams.py), OpenAI's fields first, then openrft's. Numbers are checked
+strictly (no "3" for 3, no true for 1) so a typo in a job definition is a 400 naming the field, not a
+silently different run.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from openrft.training.hparams import LIMITS
+from openrft.training import hparams
+from openrft.training.hparams import MAX_SEED
 
 SUFFIX_PATTERN = r"^[a-zA-Z0-9_-]+$"
 MAX_METADATA_PAIRS = 16
 MAX_METADATA_KEY = 64
 MAX_METADATA_VALUE = 512
-MAX_SEED = 2**31 - 1
 
 
 def _int_check(minimum: int, *, auto: bool, maximum: int | None = None) -> BeforeValidator:
@@ -37,100 +37,9 @@ def _int_check(minimum: int, *, auto: bool, maximum: int | None = None) -> Befor
     return BeforeValidator(check)
 
 
-def _float_check(minimum: float, *, strict: bool, auto: bool, maximum: float | None = None) -> BeforeValidator:
-    expected = f"a number {'>' if strict else '>='} {minimum:g}" + (
-        f" and <= {maximum:g}" if maximum is not None else ""
-    )
-    expected += ' or "auto"' if auto else ""
-
-    def check(value: Any) -> Any:
-        if auto and value == "auto":
-            return value
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise ValueError(f"must be {expected}, got {value!r}")
-        if value < minimum or (strict and value == minimum) or (maximum is not None and value > maximum):
-            raise ValueError(f"must be {expected}, got {value!r}")
-        return float(value)
-
-    return BeforeValidator(check)
-
-
-def _bounded_int(name: str, *, auto: bool) -> BeforeValidator:
-    """The integer check of hyperparameter `name` with its bounds from training.hparams.LIMITS."""
-    bound = LIMITS[name]
-    return _int_check(int(bound.low), auto=auto, maximum=int(bound.high))
-
-
-def _bounded_float(name: str, *, auto: bool) -> BeforeValidator:
-    bound = LIMITS[name]
-    return _float_check(bound.low, strict=bound.open_low, auto=auto, maximum=bound.high)
-
-
-class RFTHyperparameters(BaseModel):
-    """`method.reinforcement.hyperparameters`; "auto" stays until the trainer resolves it from the data."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    # -- OpenAI's reinforcement hyperparameters (openai.types.fine_tuning.ReinforcementHyperparameters) --
-    batch_size: Annotated[int | Literal["auto"], _bounded_int("batch_size", auto=True)] = "auto"
-    compute_multiplier: Annotated[float | Literal["auto"], _bounded_float("compute_multiplier", auto=True)] = "auto"
-    eval_interval: Annotated[int | Literal["auto"], _bounded_int("eval_interval", auto=True)] = "auto"
-    eval_samples: Annotated[int | Literal["auto"], _bounded_int("eval_samples", auto=True)] = "auto"
-    learning_rate_multiplier: Annotated[
-        float | Literal["auto"], _bounded_float("learning_rate_multiplier", auto=True)
-    ] = "auto"
-    n_epochs: Annotated[int | Literal["auto"], _bounded_int("n_epochs", auto=True)] = "auto"
-    reasoning_effort: Literal["default", "low", "medium", "high"] = "default"
-
-    # -- openrft extras (not in OpenAI's API); unset ones get the trainer's documented defaults --------
-    samples_per_prompt: Annotated[int | None, _bounded_int("samples_per_prompt", auto=False)] = Field(
-        default=None, description="Completions sampled per prompt (the GRPO group size)."
-    )
-    max_completion_tokens: Annotated[int | None, _bounded_int("max_completion_tokens", auto=False)] = Field(
-        default=None, description="Longest completion sampled during training, in tokens."
-    )
-    temperature: Annotated[float | None, _bounded_float("temperature", auto=False)] = Field(
-        default=None, description="Sampling temperature of the rollouts."
-    )
-    loss: Literal["grpo", "dr_grpo", "dapo", "gspo", "rloo"] | None = Field(
-        default=None, description="Policy loss: grpo, dr_grpo, dapo, gspo or rloo."
-    )
-    kl_beta: Annotated[float | None, _bounded_float("kl_beta", auto=False)] = Field(
-        default=None, description="Weight of the KL penalty to the base model (0 = none)."
-    )
-    lora_rank: Annotated[int | None, _bounded_int("lora_rank", auto=False)] = Field(
-        default=None, description="LoRA rank; 0 trains every weight (full fine-tuning)."
-    )
-    precision: Literal["auto", "bf16", "fp32"] | None = Field(
-        default=None, description="Compute precision: auto (bf16 where the CPU has native bf16 matmuls), bf16, fp32."
-    )
-    lora_alpha: Annotated[int | None, _bounded_int("lora_alpha", auto=False)] = Field(
-        default=None, description="LoRA scaling numerator (scale = lora_alpha / lora_rank)."
-    )
-    clip_eps_low: Annotated[float | None, _bounded_float("clip_eps_low", auto=False)] = Field(
-        default=None, description="PPO ratio clip below 1 (token-level losses)."
-    )
-    clip_eps_high: Annotated[float | None, _bounded_float("clip_eps_high", auto=False)] = Field(
-        default=None, description="PPO ratio clip above 1 (dapo's default is 0.28)."
-    )
-    gspo_clip_eps_low: Annotated[float | None, _bounded_float("gspo_clip_eps_low", auto=False)] = Field(
-        default=None, description="GSPO sequence-ratio clip below 1."
-    )
-    gspo_clip_eps_high: Annotated[float | None, _bounded_float("gspo_clip_eps_high", auto=False)] = Field(
-        default=None, description="GSPO sequence-ratio clip above 1."
-    )
-    weight_decay: Annotated[float | None, _bounded_float("weight_decay", auto=False)] = Field(
-        default=None, description="AdamW weight decay."
-    )
-    max_grad_norm: Annotated[float | None, _bounded_float("max_grad_norm", auto=False)] = Field(
-        default=None, description="Gradient clipping threshold."
-    )
-    micro_batch_size: Annotated[int | None, _bounded_int("micro_batch_size", auto=False)] = Field(
-        default=None, description="Sequences per forward/backward chunk (memory, not results)."
-    )
-    seed: Annotated[int | None, _int_check(0, auto=False, maximum=MAX_SEED)] = Field(
-        default=None, description="The training seed; defaults to the job's `seed` (a pinned job carries it here)."
-    )
+# `method.reinforcement.hyperparameters`, generated from the trainer's HParams (fields, Literal types, help
+# lines) and LIMITS: one definition, validated the same way here and when the trainer starts.
+RFTHyperparameters = hparams.HParamsRequest
 
 
 class ReinforcementMethod(BaseModel):

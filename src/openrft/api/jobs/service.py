@@ -230,19 +230,14 @@ def _check_model(ctx: AppContext, project_id: str, model: str) -> None:
 
 
 def _check_budget(ctx: AppContext, model: str, hp: RFTHyperparameters | None) -> None:
-    """A step's work within MAX_SAMPLES_PER_STEP, and a completion that fits the base model's context."""
-    hp = hp or RFTHyperparameters()
+    """The request resolved as the trainer will (`hparams.check_request`: work per step, derived values),
+    and a completion budget that leaves room for a prompt in the base model's context."""
     param = "method.reinforcement.hyperparameters"
-    defaults = hparams.HParams()
-    batch = hp.batch_size if hp.batch_size != "auto" else hparams.AUTO_MAX_BATCH_SIZE
-    multiplier = hp.compute_multiplier if hp.compute_multiplier != "auto" else 1.0
-    group = hparams.group_size(hp.samples_per_prompt or defaults.samples_per_prompt, multiplier)
     try:
-        hparams.check_work(batch, group)
+        resolved = hparams.check_request(hp.model_dump(exclude_none=True) if hp is not None else None)
     except hparams.HParamsError as exc:
         raise InvalidRequest(str(exc), param=f"{param}.{exc.param}") from None
-    effort = hp.reasoning_effort if hp.reasoning_effort != "default" else defaults.reasoning_effort
-    budget = hparams.completion_budget(hp.max_completion_tokens or defaults.max_completion_tokens, effort)
+    budget, effort = resolved.completion_budget, resolved.reasoning_effort
     context = registry.context_length(ctx.store, ctx.settings, model)
     if budget >= context:
         raise InvalidRequest(
