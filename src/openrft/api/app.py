@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 
@@ -22,6 +23,7 @@ from openrft.api.functions.router import router as functions_router
 from openrft.api.graders.router import router as graders_router
 from openrft.api.jobs.router import router as jobs_router
 from openrft.api.models.router import router as models_router
+from openrft.api.openapi import aws_errors, build_openapi, openai_errors
 from openrft.api.organization.router import router as organization_router
 from openrft.auth.keys import KeyCipher, ensure_bootstrap
 from openrft.functions.sandbox import sandbox_log_line
@@ -80,6 +82,7 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool | None
 
     openai_routers = (organization_router, files_router, jobs_router, graders_router, models_router, chat_router)
     for router in openai_routers:
-        app.include_router(router, prefix="/v1")
-    app.include_router(functions_router)  # AWS Lambda paths: /2015-03-31/functions/...
+        app.include_router(router, prefix="/v1", responses=openai_errors())
+    app.include_router(functions_router, responses=aws_errors())  # AWS Lambda paths: /2015-03-31/functions/...
+    app.openapi = partial(build_openapi, app)  # type: ignore[method-assign]
     return app

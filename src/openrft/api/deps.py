@@ -1,16 +1,25 @@
-"""Request-scoped dependencies: the app's shared objects and the authenticated caller."""
+"""Request-scoped dependencies: the app's shared objects and the authenticated caller.
+
+`get_principal` takes its credentials through two FastAPI security schemes, so every route that needs a
+caller documents them in the OpenAPI document: `Bearer` (an openrft API key, what the openai client
+sends) and `SigV4` (AWS Signature Version 4 with an openrft key, what boto3 sends). Either works on
+every path.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from fastapi import Depends, Request
+from fastapi.openapi.models import APIKey, APIKeyIn
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from openrft.api.errors import AuthenticationFailed, PermissionDenied
-from openrft.auth.keys import KeyCipher, Principal, authenticate_bearer
 from openrft.auth import sigv4
-from openrft.auth.keys import record_use, secret_for_key_id
+from openrft.auth.keys import KeyCipher, Principal, authenticate_bearer, record_use, secret_for_key_id
+from openrft.auth.sigv4 import ALGORITHM
 from openrft.settings import Settings
 from openrft.store.blobs import BlobStore
 from openrft.store.db import Store
@@ -31,13 +40,43 @@ def get_ctx(request: Request) -> AppContext:
     return ctx
 
 
-async def get_principal(request: Request, ctx: AppContext = Depends(get_ctx)) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, credentials = header.partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip():
+class SigV4Header(APIKeyHeader):
+    """The `Authorization` header when it carries an AWS Signature Version 4 (None otherwise)."""
+
+    def __init__(self) -> None:
+        super().__init__(name="Authorization", scheme_name="SigV4", auto_error=False)
+        self.model = APIKey.model_validate(
+            {
+                "type": "apiKey",
+                "in": APIKeyIn.header,
+                "name": "Authorization",
+                "description": "AWS Signature Version 4 (service `lambda`): the access key id is an openrft key "
+                "id (`admin` for OPENRFT_ADMIN_KEY), the secret access key is the key's secret.",
+                "x-amazon-apigateway-authtype": "awsSigv4",
+            }
+        )
+
+    async def __call__(self, request: HTTPConnection) -> str | None:
+        header = request.headers.get("authorization", "")
+        return header if header.partition(" ")[0] == ALGORITHM else None
+
+
+bearer_scheme = HTTPBearer(
+    scheme_name="Bearer", description="An openrft API key: `Authorization: Bearer sk-...`.", auto_error=False
+)
+sigv4_scheme = SigV4Header()
+
+
+async def get_principal(
+    request: Request,
+    ctx: AppContext = Depends(get_ctx),
+    bearer: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
+    signature: str | None = Depends(sigv4_scheme),
+) -> Principal:
+    if bearer is not None and bearer.credentials.strip():
         # The key lookup is blocking database I/O: keep it off the event loop.
-        return await run_in_threadpool(authenticate_bearer, ctx.store, credentials.strip())
-    if scheme == "AWS4-HMAC-SHA256":
+        return await run_in_threadpool(authenticate_bearer, ctx.store, bearer.credentials.strip())
+    if signature is not None:
         return await verify_sigv4(request, ctx)
     raise AuthenticationFailed(
         "You didn't provide an API key. Provide it in the Authorization header (Authorization: Bearer YOUR_KEY)."

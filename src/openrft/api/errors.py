@@ -109,7 +109,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(status_code=exc.status_code, content=exc.body())
 
     @app.exception_handler(AwsError)
-    async def _aws(_request: Request, exc: AwsError) -> JSONResponse:
+    async def _aws(request: Request, exc: AwsError) -> JSONResponse:
+        if not is_aws_path(request.url.path):  # e.g. a SigV4 failure on /v1: that surface's shape, AWS's code
+            error = OpenRFTError(exc.message, code=exc.error_type)
+            error.type = "server_error" if exc.status_code >= 500 else error.type
+            return JSONResponse(status_code=exc.status_code, content=error.body())
         return aws_response(exc.status_code, exc.error_type, exc.message)
 
     @app.exception_handler(RequestValidationError)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends
 from openrft.api.deps import AppContext, get_ctx, get_principal
 from openrft.api.models import service
 from openrft.api.models.schemas import Model, ModelDeleted, ModelList
+from openrft.api.openapi import openai_errors
 from openrft.auth.keys import Principal
 
 router = APIRouter(tags=["models"])
@@ -21,14 +22,14 @@ def list_models(principal: Principal = Depends(get_principal), ctx: AppContext =
     return service.list_models(ctx, principal.project_id)
 
 
-@router.get("/models/{model_id:path}", response_model=Model)
+@router.get("/models/{model_id:path}", response_model=Model, responses=openai_errors(404))
 def get_model(
     model_id: str, principal: Principal = Depends(get_principal), ctx: AppContext = Depends(get_ctx)
 ) -> Model:
     return service.get_model(ctx, principal.project_id, model_id)
 
 
-@router.delete("/models/{model_id:path}", response_model=ModelDeleted)
+@router.delete("/models/{model_id:path}", response_model=ModelDeleted, responses=openai_errors(404))
 def delete_model(
     model_id: str, principal: Principal = Depends(get_principal), ctx: AppContext = Depends(get_ctx)
 ) -> ModelDeleted:
