@@ -10,14 +10,17 @@ from fastapi.responses import FileResponse
 
 from openrft.api.deps import AppContext, get_ctx, get_principal
 from openrft.api.files import service
-from openrft.api.files.schemas import FileDeleted, FileList, FileObject
+from openrft.api.files.schemas import FileCreate, FileDeleted, FileList, FileObject
 from openrft.api.files.upload import read_upload
+from openrft.api.openapi import multipart_body, openai_errors
 from openrft.auth.keys import Principal
 
 router = APIRouter(tags=["files"])
 
 
-@router.post("/files", response_model=FileObject)
+@router.post(
+    "/files", response_model=FileObject, responses=openai_errors(413), openapi_extra=multipart_body(FileCreate)
+)
 async def create_file(
     request: Request,
     principal: Principal = Depends(get_principal),
@@ -42,14 +45,18 @@ def list_files(
     return service.list_files(ctx, principal, purpose=purpose, after=after, limit=limit, order=order)
 
 
-@router.get("/files/{file_id}", response_model=FileObject)
+@router.get("/files/{file_id}", response_model=FileObject, responses=openai_errors(404))
 def retrieve_file(
     file_id: str, principal: Principal = Depends(get_principal), ctx: AppContext = Depends(get_ctx)
 ) -> FileObject:
     return service.get_file(ctx, principal, file_id)
 
 
-@router.get("/files/{file_id}/content")
+@router.get(
+    "/files/{file_id}/content",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}, **openai_errors(404)},
+)
 def file_content(
     file_id: str, principal: Principal = Depends(get_principal), ctx: AppContext = Depends(get_ctx)
 ) -> FileResponse:
@@ -57,7 +64,7 @@ def file_content(
     return FileResponse(path, media_type="application/octet-stream", filename=filename)
 
 
-@router.delete("/files/{file_id}", response_model=FileDeleted)
+@router.delete("/files/{file_id}", response_model=FileDeleted, responses=openai_errors(404))
 def delete_file(
     file_id: str, principal: Principal = Depends(get_principal), ctx: AppContext = Depends(get_ctx)
 ) -> FileDeleted:

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-PURPOSES = ("fine-tune",)  # the purposes openrft accepts; each is validated on upload
+Purpose = Literal["fine-tune"]  # the purposes openrft accepts; each is validated on upload
+PURPOSES: tuple[str, ...] = get_args(Purpose)
+
+
+class FileCreate(BaseModel):
+    """The multipart form of `POST /v1/files` (openai.types.FileCreateParams); upload.py parses it as it streams."""
+
+    file: bytes = Field(description="The JSONL file: one fine-tuning example per line.")
+    purpose: Purpose = Field(description="What the file is for; openrft takes fine-tune files.")
 
 
 class FileObject(BaseModel):
