@@ -9,16 +9,32 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request
 
 from openrft.api.deps import AppContext, get_ctx, get_principal
 from openrft.api.jobs import service
+from openrft.api.jobs.schemas import (
+    FineTuningJob,
+    FineTuningJobCheckpointList,
+    FineTuningJobEventList,
+    FineTuningJobList,
+    JobCreateParams,
+)
+from openrft.api.openapi import json_body, openai_errors
 from openrft.auth.keys import Principal
 
 router = APIRouter(prefix="/fine_tuning/jobs", tags=["fine-tuning"])
 
 _METADATA_QUERY = re.compile(r"^metadata\[(.+)\]$")
+_METADATA_PARAMETER = {
+    "name": "metadata",
+    "in": "query",
+    "style": "deepObject",
+    "explode": True,
+    "description": "`metadata[key]=value`: only jobs whose metadata holds every given pair.",
+    "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+}
 
 
-@router.post("")
+@router.post("", response_model=FineTuningJob, responses=openai_errors(409), openapi_extra=json_body(JobCreateParams))
 def create_job(
-    payload: dict[str, Any] = Body(...),
+    payload: dict[str, Any] = Body(..., include_in_schema=False),  # validated by the service, described above
     idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
     principal: Principal = Depends(get_principal),
     ctx: AppContext = Depends(get_ctx),
@@ -26,7 +42,7 @@ def create_job(
     return service.create_job(ctx, principal, payload, idempotency_key)
 
 
-@router.get("")
+@router.get("", response_model=FineTuningJobList, openapi_extra={"parameters": [_METADATA_PARAMETER]})
 def list_jobs(
     request: Request,
     after: str | None = None,
@@ -40,35 +56,35 @@ def list_jobs(
     return service.list_jobs(ctx, principal, after=after, limit=limit, metadata=metadata)
 
 
-@router.get("/{job_id}")
+@router.get("/{job_id}", response_model=FineTuningJob, responses=openai_errors(404))
 def retrieve_job(
     job_id: str, principal: Principal = Depends(get_principal), ctx: AppContext = Depends(get_ctx)
 ) -> dict[str, Any]:
     return service.get_job(ctx, principal, job_id)
 
 
-@router.post("/{job_id}/cancel")
+@router.post("/{job_id}/cancel", response_model=FineTuningJob, responses=openai_errors(404))
 def cancel_job(
     job_id: str, principal: Principal = Depends(get_principal), ctx: AppContext = Depends(get_ctx)
 ) -> dict[str, Any]:
     return service.cancel_job(ctx, principal, job_id)
 
 
-@router.post("/{job_id}/pause")
+@router.post("/{job_id}/pause", response_model=FineTuningJob, responses=openai_errors(404))
 def pause_job(
     job_id: str, principal: Principal = Depends(get_principal), ctx: AppContext = Depends(get_ctx)
 ) -> dict[str, Any]:
     return service.pause_job(ctx, principal, job_id)
 
 
-@router.post("/{job_id}/resume")
+@router.post("/{job_id}/resume", response_model=FineTuningJob, responses=openai_errors(404))
 def resume_job(
     job_id: str, principal: Principal = Depends(get_principal), ctx: AppContext = Depends(get_ctx)
 ) -> dict[str, Any]:
     return service.resume_job(ctx, principal, job_id)
 
 
-@router.get("/{job_id}/events")
+@router.get("/{job_id}/events", response_model=FineTuningJobEventList, responses=openai_errors(404))
 def list_events(
     job_id: str,
     after: str | None = None,
@@ -79,7 +95,7 @@ def list_events(
     return service.list_events(ctx, principal, job_id, after=after, limit=limit)
 
 
-@router.get("/{job_id}/checkpoints")
+@router.get("/{job_id}/checkpoints", response_model=FineTuningJobCheckpointList, responses=openai_errors(404))
 def list_checkpoints(
     job_id: str,
     after: str | None = None,
