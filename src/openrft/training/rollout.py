@@ -8,6 +8,8 @@ draw itself is `InverseCdfSampling`, which is cheaper on CPU than torch.multinom
 Completions stop at EOS or at the token budget; tokens after EOS are masked out. Each prompt is
 prefilled once and its KV cache shared by its G samples (`shared_prefix_cache`).
 
+Tensors are made on the model's device (the trainer's choice, openrft.hardware); texts are decoded on the host.
+
 Shapes: N = prompts x G completions (a prompt's G completions are contiguous), P = padded prompt length,
 T = longest completion in the batch.
 """
@@ -29,6 +31,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from openrft.inference import prompts
 from openrft.training.decoder import LlamaDecoder
 
 
@@ -53,25 +56,22 @@ class Rollout:
 
 
 def render_prompt(tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, Any]], tools: list | None) -> list[int]:
-    """Token ids of a chat prompt, ending with the assistant turn's opening."""
-    text = tokenizer.apply_chat_template(messages, tools=tools, add_generation_prompt=True, tokenize=False)
-    return list(tokenizer(str(text), add_special_tokens=False)["input_ids"])
+    """Token ids of a chat prompt, ending with the assistant turn's opening: the renderer serving uses."""
+    return prompts.render_chat(tokenizer, messages, tools)
 
 
-def left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Left-pad token id lists: ids [B, P] and attention mask [B, P]."""
+def left_pad(prompts: list[list[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-pad token id lists: ids [B, P] and attention mask [B, P], on `device`."""
     width = max(len(p) for p in prompts)
-    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for i, p in enumerate(prompts):
-        ids[i, width - len(p) :] = torch.tensor(p, dtype=torch.long)
-        mask[i, width - len(p) :] = 1
-    return ids, mask
+    ids = [[pad_id] * (width - len(p)) + p for p in prompts]
+    mask = [[0] * (width - len(p)) + [1] * len(p) for p in prompts]
+    return torch.tensor(ids, dtype=torch.long, device=device), torch.tensor(mask, dtype=torch.long, device=device)
 
 
 def mask_after_eos(completion_ids: torch.Tensor, eos_ids: list[int]) -> torch.Tensor:
     """1.0 on tokens up to and including the first EOS of each row, 0.0 after it. [N, T]"""
-    is_eos = torch.isin(completion_ids, torch.tensor(eos_ids, dtype=completion_ids.dtype))  # [N, T]
+    eos = torch.tensor(eos_ids, dtype=completion_ids.dtype, device=completion_ids.device)
+    is_eos = torch.isin(completion_ids, eos)  # [N, T]
     eos_before = (is_eos.long().cumsum(dim=1) - is_eos.long()) > 0  # an EOS strictly earlier in the row
     return (~eos_before).float()
 
@@ -112,7 +112,7 @@ def generate(
     eos_ids = eos_token_ids(model, tokenizer)
     repeats = 1 if greedy else group_size
     expanded = [p for p in prompts for _ in range(repeats)]  # [N] lists, groups contiguous
-    unique_ids, unique_mask = left_pad(prompts, pad_id)  # [B, P]
+    unique_ids, unique_mask = left_pad(prompts, pad_id, model.device)  # [B, P]
     prompt_ids, prompt_mask = unique_ids.repeat_interleave(repeats, 0), unique_mask.repeat_interleave(repeats, 0)
     P = prompt_ids.shape[1]
     old_logprobs = None
@@ -156,9 +156,9 @@ def generate(
             logits = torch.stack(out.logits, dim=1).float() / temperature  # [N, T, V]
             old_logprobs = F.log_softmax(logits, dim=-1).gather(-1, completion_ids.unsqueeze(-1)).squeeze(-1)
             old_logprobs = old_logprobs * completion_mask  # [N, T]
-    texts = [
-        str(tokenizer.decode(ids[m.bool()], skip_special_tokens=True))
-        for ids, m in zip(completion_ids, completion_mask, strict=True)
+    texts = [  # one copy to the host, not one per row
+        str(tokenizer.decode([i for i, keep in zip(ids, m, strict=True) if keep], skip_special_tokens=True))
+        for ids, m in zip(completion_ids.tolist(), completion_mask.tolist(), strict=True)
     ]
     return Rollout(
         input_ids=sequences,
@@ -168,7 +168,7 @@ def generate(
         texts=texts,
         prompt_tokens=[len(p) for p in expanded],
         prompt_len=P,
-        prompt_index=torch.arange(len(prompts)).repeat_interleave(repeats),
+        prompt_index=torch.arange(len(prompts), device=sequences.device).repeat_interleave(repeats),
     )
 
 
@@ -190,7 +190,7 @@ class InverseCdfSampling(LogitsProcessor):
     def draw(self, scores: torch.Tensor) -> torch.Tensor:
         """One token per row of `scores` [N, V] -> [N]."""
         cdf = torch.softmax(scores.double() / self.temperature, dim=-1).cumsum(dim=-1)  # [N, V]
-        u = torch.rand(cdf.shape[0], 1, dtype=cdf.dtype) * cdf[:, -1:]  # [N, 1] uniform in [0, total)
+        u = torch.rand(cdf.shape[0], 1, dtype=cdf.dtype, device=cdf.device) * cdf[:, -1:]  # [N, 1] in [0, total)
         return torch.searchsorted(cdf, u, right=True).clamp(max=cdf.shape[1] - 1).squeeze(1)  # first cdf > u
 
 
@@ -276,8 +276,9 @@ def shared_prefix_hidden(
     against it, with the full [n, P+T] attention mask and the positions `generate` used.
     """
     distinct, row_to_prompt = prompt_index.unique(return_inverse=True)  # [u], [n] -> 0..u-1
-    first = torch.full((len(distinct),), len(prompt_index), dtype=torch.long)  # [u] a row of each prompt
-    first.scatter_reduce_(0, row_to_prompt, torch.arange(len(prompt_index)), reduce="amin")
+    on = prompt_index.device
+    first = torch.full((len(distinct),), len(prompt_index), dtype=torch.long, device=on)  # [u] a row of each prompt
+    first.scatter_reduce_(0, row_to_prompt, torch.arange(len(prompt_index), device=on), reduce="amin")
     positions = position_ids_for(attention_mask)  # [n, P+T]
     cache = DynamicCache(config=decoder.config)
     decoder(

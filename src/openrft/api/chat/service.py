@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from openrft.api.chat.schemas import ChatCompletionCreate, CompletionCreate, SamplingFields
 from openrft.api.errors import InvalidRequest, OpenRFTError
 from openrft.ids import new_id, now_s
+from openrft.inference import prompts
 from openrft.inference.engine import Delta, Engine, Finished, SamplingParams, SequenceHandle, TokenLogprob
 from openrft.inference.registry import ResolvedModel, resolve
 from openrft.settings import Settings
@@ -24,6 +25,11 @@ from openrft.store.db import Store
 
 DEFAULT_MAX_TOKENS = 1024  # when the request sets none: what a CPU can produce in reasonable time
 MAX_STOP_SEQUENCES = 4
+# The engine samples in float32. Below these, a temperature divides the logits into infinities and a
+# top_p rounds to 0 and keeps no token; both already mean "the most likely token" (float32 logits are
+# one-hot at such temperatures; the top token's probability is at least 1/vocab, far above 1e-6).
+MIN_TEMPERATURE = 1e-6
+MIN_TOP_P = 1e-6
 
 
 class StoreContext(Protocol):
@@ -82,8 +88,8 @@ def _params(
     return [
         SamplingParams(
             max_tokens=max_tokens,
-            temperature=body.temperature,
-            top_p=body.top_p,
+            temperature=body.temperature if body.temperature >= MIN_TEMPERATURE else 0.0,  # 0: greedy
+            top_p=max(body.top_p, MIN_TOP_P),
             stop=stop,
             seed=None if body.seed is None else body.seed + i,
             logprobs=logprobs,
@@ -108,36 +114,13 @@ def _budget(prompt_len: int, requested: int | None, context: int, param: str, de
     return requested if requested is not None else min(default, context - prompt_len)
 
 
-def _content_text(content: Any, index: int) -> str:
-    if content is None or isinstance(content, str):
-        return content or ""
-    parts = []
-    for part in content:
-        if part.get("type") != "text":
-            raise InvalidRequest(
-                f"messages[{index}].content: only text parts are supported, not {part.get('type')!r}.",
-                param=f"messages.[{index}].content",
-            )
-        parts.append(str(part.get("text", "")))
-    return "".join(parts)
-
-
 def render_chat(tokenizer: Any, body: ChatCompletionCreate) -> list[int]:
-    messages = []
-    for i, m in enumerate(body.messages):
-        msg: dict[str, Any] = {
-            "role": "system" if m.role == "developer" else m.role,
-            "content": _content_text(m.content, i),
-        }
-        for key in ("name", "tool_calls", "tool_call_id"):
-            if getattr(m, key) is not None:
-                msg[key] = getattr(m, key)
-        messages.append(msg)
-    if tokenizer.chat_template is None:
-        text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
-        return list(tokenizer.encode(text))
-    out = tokenizer.apply_chat_template(messages, tools=body.tools, add_generation_prompt=True, tokenize=False)
-    return list(tokenizer.encode(out, add_special_tokens=False))
+    """The request's prompt, rendered by the one renderer training and grading use (inference.prompts)."""
+    messages = [m.model_dump(exclude_none=True) for m in body.messages]
+    try:
+        return prompts.render_chat(tokenizer, messages, body.tools)
+    except prompts.UnsupportedContent as exc:
+        raise InvalidRequest(str(exc), param=f"messages.[{exc.index}].content") from None
 
 
 def prepare_chat(
@@ -178,6 +161,8 @@ def prepare_text(ctx: StoreContext, engine: Engine, project_id: str, body: Compl
     model = resolve(ctx.store, ctx.settings, project_id, body.model)
     tokenizer = engine.tokenizer(model)
     ids = [list(tokenizer.encode(p)) for p in prompts]
+    if not all(ids):  # nothing to condition on (a tokenizer without BOS encodes "" as no tokens)
+        raise InvalidRequest("prompt: every prompt needs at least one token; got an empty one.", param="prompt")
     budget = min(_budget(len(p), body.max_tokens, engine.context_length(model), "prompt") for p in ids)
     top = body.logprobs or 0
     params = _params(body, budget, logprobs=body.logprobs is not None, top=top, json_mode=False)
