@@ -64,7 +64,7 @@ def test_decoding_logits_equal_hf_teacher_forced_on_the_samples(tiny_model_dir: 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = _untied_model(tiny_model_dir)
     prompts = [rollout.render_prompt(tok, [{"role": "user", "content": c}], None) for c in ("say yes please", "no")]
-    ids, mask = rollout.left_pad(prompts, pad_id=0)
+    ids, mask = rollout.left_pad(prompts, pad_id=0, device=model.device)
     seen: list[torch.Tensor] = []
 
     def draw(logits: torch.Tensor) -> torch.Tensor:

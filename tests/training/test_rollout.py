@@ -13,7 +13,7 @@ from openrft.training import rollout
 
 
 def test_left_pad_and_positions() -> None:
-    ids, mask = rollout.left_pad([[5, 6, 7], [8]], pad_id=0)
+    ids, mask = rollout.left_pad([[5, 6, 7], [8]], pad_id=0, device=torch.device("cpu"))
     assert ids.tolist() == [[5, 6, 7], [0, 0, 8]]
     assert mask.tolist() == [[1, 1, 1], [0, 0, 1]]
     # positions skip the padding: the real token of row 1 is at position 0

@@ -3,7 +3,8 @@
 The base is wrapped in a `PeftModel` the first time an adapter is needed; further adapters join it with
 `load_adapter`. A batch mixing adapters runs in one forward pass through PEFT's mixed-batch inference
 (`adapter_names=[...]` per row, `"__base__"` for rows without an adapter). Adapters in use by a running
-sequence are never evicted.
+sequence are never evicted. Adapter weights are read straight onto the base model's device (PEFT would
+otherwise pick a device of its own: the GPU whenever one is visible).
 """
 
 from __future__ import annotations
@@ -43,10 +44,11 @@ class AdapterSet:
         name = f"adapter{self._count}"  # PEFT names become module keys: no dots or colons
         from peft import PeftModel
 
+        device = str(self.model.device)
         if isinstance(self.model, PeftModel):
-            self.model.load_adapter(str(path), adapter_name=name)
+            self.model.load_adapter(str(path), adapter_name=name, torch_device=device)
         else:
-            self.model = PeftModel.from_pretrained(self.model, str(path), adapter_name=name)
+            self.model = PeftModel.from_pretrained(self.model, str(path), adapter_name=name, torch_device=device)
         self.model.eval()
         self._names[key] = name
         self._evict(in_use | {name})

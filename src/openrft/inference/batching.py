@@ -9,6 +9,7 @@ throughput grows with the number of concurrent requests.
 
 Rows carry an attention mask (0 on left padding) and explicit position ids (count of real tokens so
 far), so each sequence computes what it would alone. Sampling is per row (`sampling.choose_token`).
+Every tensor is made on the model's device (the engine's choice, openrft.hardware).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class BatchScheduler:
 
     def __init__(self, model: Any, tokenizer: Any, *, context_length: int, max_batch: int = 32, max_adapters: int = 8):
         self.adapters = AdapterSet(model, max_loaded=max_adapters)
+        self.device: torch.device = model.device
         self.tokenizer = tokenizer
         self.context_length = context_length
         self.max_batch = max_batch
@@ -145,8 +147,10 @@ class BatchScheduler:
     def _prefill(self, seqs: list[Sequence]) -> None:
         width = max(len(s.prompt_ids) for s in seqs)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        ids = torch.tensor([[pad] * (width - len(s.prompt_ids)) + s.prompt_ids for s in seqs])  # [N, L]
-        mask = torch.tensor([[0] * (width - len(s.prompt_ids)) + [1] * len(s.prompt_ids) for s in seqs])  # [N, L]
+        rows = [[pad] * (width - len(s.prompt_ids)) + s.prompt_ids for s in seqs]
+        flags = [[0] * (width - len(s.prompt_ids)) + [1] * len(s.prompt_ids) for s in seqs]
+        ids = torch.tensor(rows, device=self.device)  # [N, L]
+        mask = torch.tensor(flags, device=self.device)  # [N, L]
         positions = (mask.cumsum(-1) - 1).clamp(min=0)  # [N, L]
         logits, cache = self._forward(ids, mask, positions, new_cache(), [s.adapter for s in seqs])
         self._merge(cache, mask, seqs)
@@ -154,8 +158,9 @@ class BatchScheduler:
 
     def _decode(self) -> None:
         assert self.mask is not None
-        ids = torch.tensor([[s.next_token] for s in self.active])  # [B, 1]
-        self.mask = torch.cat([self.mask, torch.ones(len(self.active), 1, dtype=self.mask.dtype)], dim=1)
+        ids = torch.tensor([[s.next_token] for s in self.active], device=self.device)  # [B, 1]
+        ones = torch.ones(len(self.active), 1, dtype=self.mask.dtype, device=self.device)
+        self.mask = torch.cat([self.mask, ones], dim=1)
         positions = self.mask.sum(-1, keepdim=True) - 1  # [B, 1]
         logits, self.cache = self._forward(ids, self.mask, positions, self.cache, [s.adapter for s in self.active])
         self._sample(logits, self.active)
@@ -211,7 +216,7 @@ class BatchScheduler:
         if not keep:
             self.active, self.cache, self.mask = [], None, None
             return
-        index = torch.tensor(keep)
+        index = torch.tensor(keep, device=self.device)
         assert self.cache is not None and self.mask is not None
         self.cache.batch_select_indices(index)
         self.mask = self.mask[index]
@@ -289,7 +294,7 @@ def _left_pad(t: torch.Tensor, width: int, dim: int) -> torch.Tensor:
         return t
     shape = list(t.shape)
     shape[dim] = missing
-    return torch.cat([torch.zeros(shape, dtype=t.dtype), t], dim=dim)
+    return torch.cat([torch.zeros(shape, dtype=t.dtype, device=t.device), t], dim=dim)
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> set[int]:

@@ -1,11 +1,13 @@
-"""The CPU engine: Hugging Face transformers models, one shared copy per base, continuous batching.
+"""The HF engine: Hugging Face transformers models, one shared copy per base, continuous batching.
 
-Each base folder is loaded once (eval mode, in `OPENRFT_INFERENCE_DTYPE`: by default bf16 on CPUs with
-native bf16 matmuls, whose batched decoding is ~1.5x faster than fp32 there, else fp32) with its own
-`BatchScheduler`. In bf16 a seeded request's text can depend on what shares its batch (a different
-matmul blocking rounds differently; 1 of 4 seeded 48-token requests changed in a batch of 16 on
-SmolLM2); fp32 keeps it the same (4 of 4), for users who need that. fine-tuned LoRA adapters ride on
-their base's scheduler. JSON mode uses lm-format-enforcer to mask the logits so the
+Each base folder is loaded once, on the device `hardware.device()` picks (the GPU when torch sees one,
+else the CPU; the scheduler, adapters and per-request generators follow it), in eval mode, in
+`OPENRFT_INFERENCE_DTYPE`: by default bf16 where the device has native bf16 matmuls (a CUDA GPU of
+compute capability 8.0+; a CPU with AMX or AVX512-BF16, whose batched decoding is ~1.5x faster than fp32
+there), else fp32, with its own `BatchScheduler`. In bf16 a seeded request's text can depend on what
+shares its batch (a different matmul blocking rounds differently; 1 of 4 seeded 48-token requests changed
+in a batch of 16 on SmolLM2); fp32 keeps it the same (4 of 4), for users who need that. Fine-tuned LoRA
+adapters ride on their base's scheduler. JSON mode uses lm-format-enforcer to mask the logits so the
 output is always one valid JSON value (constrained decoding, not validate-and-retry).
 """
 
@@ -20,7 +22,7 @@ from typing import Any
 
 import torch
 
-from openrft.hardware import cpu_has_fast_bf16
+from openrft import hardware
 from openrft.inference.batching import BatchScheduler, Sequence
 from openrft.inference.engine import EventSink, SamplingParams, SequenceHandle
 from openrft.inference.registry import ResolvedModel
@@ -33,12 +35,12 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 class _Loaded:
-    def __init__(self, path: Path, dtype: torch.dtype):
+    def __init__(self, path: Path, dtype: torch.dtype, device: torch.device):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
-        model.eval()
+        model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        model = model.to(device).eval()
         config = model.config
         self.context_length = int(getattr(config, "max_position_embeddings", None) or 2048)
         self.scheduler = BatchScheduler(model, self.tokenizer, context_length=self.context_length)
@@ -55,9 +57,9 @@ class _Loaded:
 
 
 def resolve_dtype(dtype: str) -> str:
-    """ "auto" -> "bfloat16" where the CPU has native bf16 matmuls (AMX, AVX512-BF16), else "float32"."""
+    """ "auto" -> "bfloat16" where the device has native bf16 matmuls (`hardware.fast_bf16`), else "float32"."""
     if dtype == "auto":
-        return "bfloat16" if cpu_has_fast_bf16() else "float32"
+        return "bfloat16" if hardware.fast_bf16() else "float32"
     if dtype not in DTYPES:
         raise ValueError(f"inference dtype must be auto or one of {sorted(DTYPES)}, not {dtype!r}")
     return dtype
@@ -67,6 +69,7 @@ class HFEngine:
     """`Engine` on transformers: a model is loaded on its first request and stays in memory."""
 
     def __init__(self, dtype: str = "auto") -> None:
+        self.device = hardware.device()
         self.dtype = DTYPES[resolve_dtype(dtype)]
         self._loaded: dict[str, _Loaded] = {}
         self._lock = threading.Lock()
@@ -81,7 +84,7 @@ class HFEngine:
         with self._lock:
             if key not in self._loaded:
                 log.info("loading base model from %s", path)
-                self._loaded[key] = _Loaded(path, self.dtype)
+                self._loaded[key] = _Loaded(path, self.dtype, self.device)
             return self._loaded[key]
 
     def tokenizer(self, model: ResolvedModel) -> Any:
@@ -105,7 +108,7 @@ class HFEngine:
         json_schema: dict[str, Any] | None = None,
     ) -> SequenceHandle:
         loaded = self._get(model.base_path)
-        generator = torch.Generator()
+        generator = torch.Generator(device=self.device)  # torch.multinomial draws on the logits' device
         generator.manual_seed(params.seed if params.seed is not None else secrets.randbits(63))
         enforcer = None
         if params.json_mode:

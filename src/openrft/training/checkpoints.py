@@ -5,11 +5,15 @@ A checkpoint folder `<checkpoints_dir>/<job_id>/step-N/` holds:
     model/          PEFT adapter (adapter_config.json + safetensors), or the full model + tokenizer
                     when lora_rank == 0; callable as `ft:...:ckpt-step-N` through the model registry
     optimizer.pt    AdamW state
-    rng.pt          torch, python `random` and numpy RNG states (written by us; loaded with weights_only=False)
+    rng.pt          RNG states: torch's CPU generator, every visible CUDA GPU's (when torch sees GPUs), python
+                    `random` and numpy (written by us; loaded with weights_only=False)
     state.json      TrainState: step (the data position is a pure function of it), tokens, error streak
 
 It is written into a temporary sibling folder and renamed into place, so a crash leaves either the whole
-checkpoint or none. Retention: the `keep` best by validation reward (train reward when there is no
+checkpoint or none. Files are read onto the host and placed on the model's device by loading (optimizer
+state follows its parameters), so a checkpoint written on a GPU resumes on a CPU and back; only a resume
+on the same kind of device replays bit-for-bit (CUDA states are restored on the GPUs they were saved from,
+a CPU-only run ignores them). Retention: the `keep` best by validation reward (train reward when there is no
 validation file), plus always the newest (it is what a resume needs).
 """
 
@@ -28,6 +32,8 @@ import numpy as np
 import torch
 from peft import PeftModel, set_peft_model_state_dict
 from safetensors.torch import load_file
+
+from openrft.hardware import HOST
 
 
 @dataclass
@@ -54,8 +60,7 @@ def save(
     try:
         save_model(model, tokenizer, tmp / "model")
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-        rng = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
-        torch.save(rng, tmp / "rng.pt")
+        torch.save(rng_state(), tmp / "rng.pt")
         (tmp / "state.json").write_text(json.dumps(asdict(state)))
         final = root / f"step-{state.step}"
         if final.exists():  # a previous attempt wrote it but crashed before registering it
@@ -106,12 +111,32 @@ def load(folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer)
         tied = {"lm_head.weight"}  # saved once when tied to the embeddings
         if unexpected or set(missing) - tied:
             raise ValueError(f"checkpoint {folder} does not match the model: {missing[:3]} {unexpected[:3]}")
-    optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
-    rng = torch.load(folder / "rng.pt", weights_only=False)  # our own file: python/numpy states aren't tensors
+    # Onto the host first: load_state_dict moves each state to its parameter's device and keeps `step`
+    # counters where a fresh AdamW keeps them (host scalars).
+    optimizer.load_state_dict(torch.load(folder / "optimizer.pt", map_location=HOST, weights_only=True))
+    restore_rng(torch.load(folder / "rng.pt", map_location=HOST, weights_only=False))  # python/numpy states
+    return TrainState(**json.loads((folder / "state.json").read_text()))
+
+
+def rng_state() -> dict[str, Any]:
+    """Every RNG a run draws from: torch on the CPU and on each visible GPU, python `random`, numpy."""
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],  # [ByteTensor] per GPU
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+    }
+
+
+def restore_rng(rng: dict[str, Any]) -> None:
+    """Set the RNGs `rng_state()` saved; CUDA states on the GPUs there are of those saved (none on a CPU)."""
     torch.set_rng_state(rng["torch"])
+    cuda = rng.get("cuda", [])  # absent from checkpoints written before GPUs were supported
+    if cuda and torch.cuda.is_available():
+        for index, state in enumerate(cuda[: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(state, index)
     random.setstate(rng["python"])
     np.random.set_state(rng["numpy"])
-    return TrainState(**json.loads((folder / "state.json").read_text()))
 
 
 def score_of(metrics: dict[str, Any]) -> float:

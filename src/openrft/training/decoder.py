@@ -11,6 +11,9 @@ order, pad after EOS, stop when every row has ended), so the two paths give the 
 seed up to floating-point rounding (tests/training/test_decoder.py). Models it doesn't support
 (`LlamaDecoder.supports`) are sampled with HF `generate`.
 
+It runs where its weights are (the model's device when copied): the KV cache, masks, positions and
+rotary tables are created on that device, and the caller's `draw` must sample there too.
+
 Shapes: B prompts, G samples each, N = B x G rows (a prompt's samples contiguous), P = padded prompt
 length, T = new tokens, L = P + T, H hidden size, heads nq (queries) and nkv (keys/values) of size d.
 """
@@ -50,6 +53,7 @@ class LlamaDecoder:
         self.eps = config.rms_norm_eps
         weights = {name: w.detach() for name, w in model.state_dict().items()}
         self.dtype = weights["model.embed_tokens.weight"].dtype
+        self.device = weights["model.embed_tokens.weight"].device
         self.embed = weights["model.embed_tokens.weight"]  # [V, H]
         self.head = weights.get("lm_head.weight", self.embed) if not config.tie_word_embeddings else self.embed
         self.norm = weights["model.norm.weight"]
@@ -122,9 +126,10 @@ class LlamaDecoder:
         """
         B, P = prompt_ids.shape
         N, L = B * repeats, P + max_new_tokens
+        on = self.device
         padded = not bool(prompt_mask.all())
-        causal = torch.ones(P, P, dtype=torch.bool).tril()
-        prefill_mask = (causal & prompt_mask.bool()[:, None, :]) | torch.eye(P, dtype=torch.bool)  # [B, P, P]
+        causal, eye = torch.ones(P, P, dtype=torch.bool, device=on).tril(), torch.eye(P, dtype=torch.bool, device=on)
+        prefill_mask = (causal & prompt_mask.bool()[:, None, :]) | eye  # [B, P, P]
         prefill_caches = [self._empty_cache(B, P) for _ in self.layers]
         hidden = self.forward(prompt_ids, positions, prefill_caches, 0, prefill_mask[:, None])  # [B, P, H]
         caches = [self._empty_cache(N, L) for _ in self.layers]
@@ -132,11 +137,11 @@ class LlamaDecoder:
             cache[:, :, :P] = prefilled.repeat_interleave(repeats, dim=0)
         logits = F.linear(hidden[:, -1], self.head).float().repeat_interleave(repeats, dim=0)  # [N, V]
 
-        key_mask = torch.ones(N, L, dtype=torch.bool)  # keys each row may attend to: not left padding
+        key_mask = torch.ones(N, L, dtype=torch.bool, device=on)  # keys each row may attend to: not left padding
         key_mask[:, :P] = prompt_mask.bool().repeat_interleave(repeats, dim=0)
         next_position = positions[:, -1:].repeat_interleave(repeats, dim=0) + 1  # [N, 1]
-        eos = torch.tensor(eos_ids, dtype=torch.long)
-        ended = torch.zeros(N, dtype=torch.bool)
+        eos = torch.tensor(eos_ids, dtype=torch.long, device=on)
+        ended = torch.zeros(N, dtype=torch.bool, device=on)
         tokens: list[torch.Tensor] = []
         for t in range(max_new_tokens):
             token = torch.where(ended, pad_id, logits.argmax(dim=-1) if draw is None else draw(logits))  # [N]
@@ -151,14 +156,14 @@ class LlamaDecoder:
 
     def _empty_cache(self, rows: int, length: int) -> torch.Tensor:
         """One layer's keys then values. [rows, 2 nkv, length, d]"""
-        return torch.empty(rows, 2 * self.n_kv_heads, length, self.head_dim, dtype=self.dtype)
+        return torch.empty(rows, 2 * self.n_kv_heads, length, self.head_dim, dtype=self.dtype, device=self.device)
 
     @torch.no_grad()
     def logits(self, ids: torch.Tensor) -> torch.Tensor:
         """Next-token logits at every position of unpadded rows [n, S] -> [n, S, V] float32."""
         n, S = ids.shape
-        causal = torch.ones(S, S, dtype=torch.bool).tril()
-        positions = torch.arange(S).expand(n, S)
+        causal = torch.ones(S, S, dtype=torch.bool, device=self.device).tril()
+        positions = torch.arange(S, device=self.device).expand(n, S)
         hidden = self.forward(ids, positions, [self._empty_cache(n, S) for _ in self.layers], 0, causal)
         return F.linear(hidden, self.head).float()
 
@@ -208,6 +213,6 @@ class LlamaDecoder:
         freqs = positions.float()[..., None] * self.inv_freq  # [n, S, d/2]
         angles = torch.cat([freqs, freqs], dim=-1)  # [n, S, d]
         cos, sin = angles.cos() * self.rope_scale, angles.sin() * self.rope_scale
-        sign = torch.ones(angles.shape[-1])
+        sign = torch.ones(angles.shape[-1], device=angles.device)
         sign[: angles.shape[-1] // 2] = -1.0
         return cos.to(self.dtype)[:, None], (sin * sign).to(self.dtype)[:, None]

@@ -1,8 +1,9 @@
 """Numeric precision of a job (`precision` hyperparameter): where bfloat16 is used, and the bf16 sampler.
 
 - "fp32": everything in float32; rollouts are sampled from the training model itself.
-- "bf16": (the default where the CPU has native bf16 matmuls, AMX or AVX512-BF16)
-    * training forward/backward under `torch.autocast("cpu", bfloat16)`; the trained weights (LoRA
+- "bf16": (the default where the device has native bf16 matmuls: a CUDA GPU of compute capability 8.0+,
+  or a CPU with AMX or AVX512-BF16; openrft.hardware)
+    * training forward/backward under `torch.autocast(<device type>, bfloat16)`; the trained weights (LoRA
       adapters, or every weight for full fine-tuning) stay float32 "master" weights, and AdamW updates
       them in float32. With LoRA the frozen base weights are stored in bf16 (they never change, and
       autocast would otherwise re-cast them on every forward).
@@ -10,7 +11,7 @@
       are refreshed from the policy before every generation: base + LoRA delta merged into one bf16
       matrix per projection (no adapter matmuls per decoded token), or a bf16 copy of the full model.
       Llama-architecture models decode with the fused `LlamaDecoder` (training/decoder.py), others with
-      HF `generate`.
+      HF `generate`. The copy lives on the policy's device.
   Decoding a small model on CPU is bound by reading the weights once per token: bf16 halves the bytes,
   and AMX makes the training matmuls several times faster than float32.
 
@@ -38,16 +39,16 @@ from peft.helpers import disable_input_dtype_casting
 from peft.tuners.lora import LoraLayer
 from transformers import AutoModelForCausalLM
 
-from openrft.hardware import cpu_has_fast_bf16
+from openrft import hardware
 from openrft.training.decoder import LlamaDecoder
 
 PRECISIONS = ("auto", "bf16", "fp32")
 
 
 def resolve(precision: str) -> str:
-    """ "auto" -> "bf16" where the CPU has native bf16 matmuls, else "fp32"; others unchanged."""
+    """ "auto" -> "bf16" where `hardware.device()` has native bf16 matmuls, else "fp32"; others unchanged."""
     if precision == "auto":
-        return "bf16" if cpu_has_fast_bf16() else "fp32"
+        return "bf16" if hardware.fast_bf16() else "fp32"
     return precision
 
 
@@ -58,15 +59,16 @@ def base_dtype(precision: str, lora_rank: int) -> torch.dtype:
 
 @contextlib.contextmanager
 def autocast(precision: str, model: Any = None) -> Iterator[None]:
-    """bf16 autocast on CPU for "bf16", nothing for "fp32".
+    """bf16 autocast on `model`'s device (default: `hardware.device()`) for "bf16", nothing for "fp32".
 
     With a PEFT `model`, its LoRA layers also stop casting their bf16 inputs to the adapters' fp32 dtype:
     autocast would cast them straight back to bf16 for the adapter matmul (same numbers, ~7% of a
     training step's time in copies).
     """
     bf16 = precision == "bf16"
+    on = device_of(model) if model is not None else hardware.device()
     with (
-        torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16),
+        torch.autocast(on.type, dtype=torch.bfloat16, enabled=bf16),
         disable_input_dtype_casting(model, bf16 and isinstance(model, PeftModel)),
     ):
         yield
@@ -107,8 +109,8 @@ class Sampler:
         self.policy = policy
         self.copy: Any = None
         if precision == "bf16":
-            copy = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.bfloat16)
-            copy.eval().requires_grad_(False)
+            copy: Any = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.bfloat16)
+            copy = copy.to(device_of(policy)).eval().requires_grad_(False)
             self.copy = LlamaDecoder(copy) if LlamaDecoder.supports(copy.config) else copy
 
     @torch.no_grad()
@@ -127,6 +129,13 @@ class Sampler:
             for name, weight in self.policy.named_parameters():
                 target(name).copy_(weight)
         return self.copy
+
+
+def device_of(model: Any) -> torch.device:
+    """The device of a model's weights (an HF or PEFT model, or a `LlamaDecoder`)."""
+    if isinstance(model, LlamaDecoder):
+        return model.device
+    return next(model.parameters()).device
 
 
 def lora_layers(policy: PeftModel) -> Iterator[tuple[str, Any]]:

@@ -28,6 +28,7 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from openrft import hardware
 from openrft.api.errors import OpenRFTError
 from openrft.jobstate import JobHandle
 from openrft.settings import Settings
@@ -123,7 +124,7 @@ def train(handle: JobHandle, settings: Settings, store: Store, job: Job) -> str:
 
         # 3. Advantages and one optimizer step on the policy loss.
         t2 = time.perf_counter()
-        rewards = torch.tensor(graded.rewards, dtype=torch.float32)  # [N]
+        rewards = torch.tensor(graded.rewards, dtype=torch.float32, device=out.input_ids.device)  # [N]
         stats = optimize(model, reference, optimizer, out, rewards, hp, spec, loss_cfg)
         state.trained_tokens += sum(out.prompt_tokens) + out.n_tokens
         state.step = step
@@ -183,11 +184,14 @@ def train(handle: JobHandle, settings: Settings, store: Store, job: Job) -> str:
 def load_policy(path: Path, hp: hparams.HParams) -> tuple[Any, Any]:
     """The base model, wrapped in a fp32 LoRA adapter unless lora_rank == 0, and its tokenizer.
 
-    Base weights in fp32, or in bf16 when they are a frozen LoRA base under precision "bf16".
+    Base weights in fp32, or in bf16 when they are a frozen LoRA base under precision "bf16"; on the device
+    `hardware.device()` picks (CUDA when torch sees a GPU, else the CPU): the rollouts, losses and optimizer
+    state follow the weights.
     """
     tokenizer = AutoTokenizer.from_pretrained(path)
     dtype = precision.base_dtype(precision.resolve(hp.precision), hp.lora_rank)
     model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    model = model.to(hardware.device())
     if hp.lora_rank > 0:
         config = LoraConfig(
             r=hp.lora_rank,
@@ -287,7 +291,7 @@ def optimize(
     pg_loss = kl = clip_frac = entropy_sum = 0.0
     entropy_tokens = 0.0
     for start in range(0, len(active), hp.micro_batch_size):
-        rows = torch.tensor(active[start : start + hp.micro_batch_size])
+        rows = torch.tensor(active[start : start + hp.micro_batch_size], device=rewards.device)
         mask = out.completion_mask[rows]  # [n, T]
         attention = precision.training_attention(out.input_ids.shape[1])
         with precision.autocast(precision.resolve(hp.precision), model), precision.attention(model, attention):
