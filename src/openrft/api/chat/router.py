@@ -6,15 +6,28 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
 from openrft.api.chat import service
-from openrft.api.chat.schemas import ChatCompletionCreate, CompletionCreate
+from openrft.api.chat.schemas import ChatCompletion, ChatCompletionCreate, Completion, CompletionCreate
 from openrft.api.deps import AppContext, get_ctx, get_principal
+from openrft.api.openapi import openai_errors
 from openrft.auth.keys import Principal
 from openrft.inference.engine import get_engine
 
 router = APIRouter(tags=["chat"])
+
+
+def _streamed(chunk: str) -> dict[int | str, dict[str, Any]]:
+    """`responses=`: the 200 of `stream: true` (server-sent events) and the errors of a generation route."""
+    event = {
+        "type": "object",
+        "description": f"One server-sent event: `data:` is a {chunk} as JSON; the last one is `data: [DONE]`.",
+        "properties": {"data": {"type": "string", "contentMediaType": "application/json"}},
+        "required": ["data"],
+    }
+    stream = {"description": "The answer; with `stream: true`, server-sent events."}
+    return {200: stream | {"content": {"text/event-stream": {"schema": event}}}, **openai_errors(404)}
 
 
 async def _respond(request: Request, prep: service.Prepared, *, stream: bool, include_usage: bool) -> Any:
@@ -22,10 +35,10 @@ async def _respond(request: Request, prep: service.Prepared, *, stream: bool, in
     if stream:
         events = service.stream(engine, prep, request.is_disconnected, include_usage=include_usage)
         return StreamingResponse(events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-    return JSONResponse(await service.complete(engine, prep, request.is_disconnected))
+    return await service.complete(engine, prep, request.is_disconnected)
 
 
-@router.post("/chat/completions")
+@router.post("/chat/completions", response_model=ChatCompletion, responses=_streamed("ChatCompletionChunk"))
 async def create_chat_completion(
     body: ChatCompletionCreate,
     request: Request,
@@ -37,7 +50,7 @@ async def create_chat_completion(
     return await _respond(request, prep, stream=body.stream, include_usage=usage)
 
 
-@router.post("/completions")
+@router.post("/completions", response_model=Completion, responses=_streamed("Completion"))
 async def create_completion(
     body: CompletionCreate,
     request: Request,

@@ -1,7 +1,9 @@
-"""Request bodies of /v1/chat/completions and /v1/completions, in OpenAI's field names and order.
+"""Request and response bodies of /v1/chat/completions and /v1/completions, in OpenAI's names and order.
 
-Responses are built as plain dicts in `service.py` in the shape of `openai.types.chat.ChatCompletion`,
-`ChatCompletionChunk` and `openai.types.Completion` (the tests parse them with the SDK).
+`service.py` builds the responses as dicts; the routes validate them against `ChatCompletion` and
+`Completion` (openai.types.chat.ChatCompletion, openai.types.Completion). Streamed chunks
+(`ChatCompletionChunk`, `Completion`) go out as server-sent events and are checked by the tests with
+the SDK.
 """
 
 from __future__ import annotations
@@ -66,3 +68,89 @@ class CompletionCreate(SamplingFields):
     logprobs: int | None = Field(default=None, ge=0, le=5)  # legacy: number of top logprobs
     echo: bool = False
     max_tokens: int | None = Field(default=16, ge=1)  # the legacy endpoint's default
+
+
+# -- responses (field order as openai-python's types) -----------------------------------------------
+
+ChatFinishReason = Literal["stop", "length", "tool_calls", "content_filter", "function_call"]
+
+
+class CompletionUsage(BaseModel):
+    """openai.types.CompletionUsage."""
+
+    completion_tokens: int
+    prompt_tokens: int
+    total_tokens: int
+
+
+class TopLogprob(BaseModel):
+    token: str
+    bytes: list[int] | None = None
+    logprob: float
+
+
+class ChatCompletionTokenLogprob(BaseModel):
+    """openai.types.chat.ChatCompletionTokenLogprob."""
+
+    token: str
+    bytes: list[int] | None = None
+    logprob: float
+    top_logprobs: list[TopLogprob]
+
+
+class ChoiceLogprobs(BaseModel):
+    content: list[ChatCompletionTokenLogprob] | None = None
+    refusal: list[ChatCompletionTokenLogprob] | None = None
+
+
+class ChatCompletionMessage(BaseModel):
+    content: str | None = None
+    refusal: str | None = None
+    role: Literal["assistant"]
+
+
+class ChatChoice(BaseModel):
+    finish_reason: ChatFinishReason
+    index: int
+    logprobs: ChoiceLogprobs | None = None
+    message: ChatCompletionMessage
+
+
+class ChatCompletion(BaseModel):
+    """openai.types.chat.ChatCompletion (the non-streamed answer)."""
+
+    id: str
+    choices: list[ChatChoice]
+    created: int
+    model: str
+    object: Literal["chat.completion"] = "chat.completion"
+    system_fingerprint: str | None = None
+    usage: CompletionUsage | None = None
+
+
+class TextLogprobs(BaseModel):
+    """openai.types.completion_choice.Logprobs."""
+
+    text_offset: list[int] | None = None
+    token_logprobs: list[float] | None = None
+    tokens: list[str] | None = None
+    top_logprobs: list[dict[str, float]] | None = None
+
+
+class CompletionChoice(BaseModel):
+    finish_reason: Literal["stop", "length", "content_filter"]
+    index: int
+    logprobs: TextLogprobs | None = None
+    text: str
+
+
+class Completion(BaseModel):
+    """openai.types.Completion (the non-streamed answer)."""
+
+    id: str
+    choices: list[CompletionChoice]
+    created: int
+    model: str
+    object: Literal["text_completion"] = "text_completion"
+    system_fingerprint: str | None = None
+    usage: CompletionUsage | None = None
