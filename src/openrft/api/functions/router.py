@@ -11,11 +11,21 @@ from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
+from pydantic import BaseModel
 
 from openrft.api.deps import AppContext, get_ctx, get_principal
 from openrft.api.errors import AwsError
 from openrft.api.functions import schemas, service
+from openrft.api.functions.schemas import (
+    AliasConfiguration,
+    FunctionConfiguration,
+    GetFunctionResponse,
+    ListAliasesResponse,
+    ListFunctionsResponse,
+    ListVersionsByFunctionResponse,
+)
+from openrft.api.openapi import aws_errors, json_body
 from openrft.auth.keys import Principal
 from openrft.functions import registry
 from openrft.functions.registry import FunctionSpec
@@ -45,18 +55,58 @@ async def raw_body(request: Request) -> bytes:
     return body
 
 
-def _json(content: Any, status_code: int = 200) -> JSONResponse:
-    return JSONResponse(content=content, status_code=status_code)
+def _op(response_model: type[BaseModel] | None, *errors: int, body: type[BaseModel] | None = None) -> dict[str, Any]:
+    """Route arguments: the response shape (unset members left out: AWS never sends null), the errors
+    answered besides the common ones, and the JSON body the handler parses itself (after `raw_body`)."""
+    args: dict[str, Any] = {"responses": aws_errors(*errors)} if errors else {}
+    if response_model is not None:
+        args |= {"response_model": response_model, "response_model_exclude_none": True}
+    else:
+        args |= {"status_code": 204, "response_class": Response}
+    if body is not None:
+        args["openapi_extra"] = json_body(body)
+    return args
 
 
-@router.post("")
-@router.post("/", include_in_schema=False)
+_STRING = {"schema": {"type": "string"}}
+INVOKE_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {"application/json": {"schema": {"description": "The event: any JSON value (none: {})."}}},
+    }
+}
+INVOKE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "RequestResponse: the handler's return value as JSON, or its error when "
+        "X-Amz-Function-Error is set ({errorMessage, errorType, requestId, stackTrace}).",
+        "content": {"application/json": {"schema": {}}},
+        "headers": {
+            "X-Amz-Executed-Version": {"required": True, **_STRING},
+            "x-amzn-RequestId": {"required": True, **_STRING},
+            "X-Amz-Function-Error": {"description": "Unhandled, when the function raised.", **_STRING},
+            "X-Amz-Log-Result": {"description": "LogType Tail: base64 of the last 4 KB of the log.", **_STRING},
+        },
+    },
+    202: {
+        "description": "Event: the function ran (synchronously here); no body.",
+        "headers": {"x-amzn-RequestId": {"required": True, **_STRING}},
+    },
+    204: {
+        "description": "DryRun: the function exists and the caller may invoke it.",
+        "headers": {"X-Amz-Executed-Version": {"required": True, **_STRING}},
+    },
+    **aws_errors(404, 413),
+}
+
+
+@router.post("", status_code=201, **_op(FunctionConfiguration, 404, 409, 413, body=schemas.CreateFunctionRequest))
+@router.post("/", status_code=201, include_in_schema=False, **_op(FunctionConfiguration))
 def create_function(
     body: bytes = Depends(raw_body),
     principal: Principal = Depends(get_principal),
     ctx: AppContext = Depends(get_ctx),
-) -> JSONResponse:
-    req = schemas.parse_body(schemas.CreateFunctionIn, body)
+) -> dict[str, Any]:
+    req = schemas.parse_body(schemas.CreateFunctionRequest, body)
     if req.PackageType != "Zip":
         raise registry.invalid("Only PackageType Zip is supported.")
     if not req.Runtime or not req.Handler:
@@ -79,47 +129,49 @@ def create_function(
     row = registry.create_function(
         ctx.store, ctx.blobs, principal.project_id, name, spec, zip_bytes, publish=req.Publish
     )
-    return _json(service.function_config(principal.project_id, row), 201)
+    return service.function_config(principal.project_id, row)
 
 
-@router.get("")
-@router.get("/", include_in_schema=False)
+@router.get("", **_op(ListFunctionsResponse))
+@router.get("/", include_in_schema=False, **_op(ListFunctionsResponse))
 def list_functions(
     function_version: str | None = Query(None, alias="FunctionVersion"),
     marker: str | None = Query(None, alias="Marker"),
     max_items: int | None = Query(None, alias="MaxItems"),
     principal: Principal = Depends(get_principal),
     ctx: AppContext = Depends(get_ctx),
-) -> JSONResponse:
+) -> dict[str, Any]:
     rows = registry.list_latest(ctx.store, principal.project_id)
     if function_version == "ALL":
         rows = [v for r in rows for v in registry.list_versions(ctx.store, principal.project_id, r["function_name"])]
     elif function_version is not None:
         raise registry.invalid("FunctionVersion must be ALL")
     shape = partial(service.function_config, principal.project_id)
-    return _json(service.paged("Functions", rows, marker, max_items, shape))
+    return service.paged("Functions", rows, marker, max_items, shape)
 
 
-@router.get("/{function_name}")
+@router.get("/{function_name}", **_op(GetFunctionResponse, 404))
 def get_function(
     request: Request,
     function_name: str,
     qualifier: str | None = Query(None, alias="Qualifier"),
     principal: Principal = Depends(get_principal),
     ctx: AppContext = Depends(get_ctx),
-) -> JSONResponse:
+) -> dict[str, Any]:
     name, qualifier = service.resolve_path(principal.project_id, function_name, qualifier)
     row = registry.get_version(ctx.store, principal.project_id, name, qualifier)
     location = f"{str(request.base_url).rstrip('/')}/2015-03-31/functions/{name}/code?Qualifier={row['version']}"
-    return _json(
-        {
-            "Configuration": service.function_config(principal.project_id, row, qualified=qualifier is not None),
-            "Code": {"RepositoryType": "S3", "Location": location},
-        }
-    )
+    return {
+        "Configuration": service.function_config(principal.project_id, row, qualified=qualifier is not None),
+        "Code": {"RepositoryType": "S3", "Location": location},
+    }
 
 
-@router.get("/{function_name}/code")
+@router.get(
+    "/{function_name}/code",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}, "description": "The deployment package."}, **aws_errors(404)},
+)
 def download_code(
     function_name: str,
     qualifier: str | None = Query(None, alias="Qualifier"),
@@ -132,7 +184,7 @@ def download_code(
     return Response(registry.read_code(ctx.blobs, row), media_type="application/zip")
 
 
-@router.delete("/{function_name}")
+@router.delete("/{function_name}", **_op(None, 404, 409))
 def delete_function(
     function_name: str,
     qualifier: str | None = Query(None, alias="Qualifier"),
@@ -144,26 +196,29 @@ def delete_function(
     return Response(status_code=204)
 
 
-@router.get("/{function_name}/configuration")
+@router.get("/{function_name}/configuration", **_op(FunctionConfiguration, 404))
 def get_function_configuration(
     function_name: str,
     qualifier: str | None = Query(None, alias="Qualifier"),
     principal: Principal = Depends(get_principal),
     ctx: AppContext = Depends(get_ctx),
-) -> JSONResponse:
+) -> dict[str, Any]:
     name, qualifier = service.resolve_path(principal.project_id, function_name, qualifier)
     row = registry.get_version(ctx.store, principal.project_id, name, qualifier)
-    return _json(service.function_config(principal.project_id, row, qualified=qualifier is not None))
+    return service.function_config(principal.project_id, row, qualified=qualifier is not None)
 
 
-@router.put("/{function_name}/configuration")
+@router.put(
+    "/{function_name}/configuration",
+    **_op(FunctionConfiguration, 404, 412, 413, body=schemas.UpdateFunctionConfigurationRequest),
+)
 def update_function_configuration(
     function_name: str,
     body: bytes = Depends(raw_body),
     principal: Principal = Depends(get_principal),
     ctx: AppContext = Depends(get_ctx),
-) -> JSONResponse:
-    req = schemas.parse_body(schemas.UpdateFunctionConfigurationIn, body)
+) -> dict[str, Any]:
+    req = schemas.parse_body(schemas.UpdateFunctionConfigurationRequest, body)
     name = _unqualified(principal, function_name)
     changes: dict[str, Any] = {
         key: value
@@ -181,37 +236,43 @@ def update_function_configuration(
     row = registry.update_configuration(
         ctx.store, ctx.blobs, principal.project_id, name, changes, revision_id=req.RevisionId
     )
-    return _json(service.function_config(principal.project_id, row))
+    return service.function_config(principal.project_id, row)
 
 
-@router.put("/{function_name}/code")
+@router.put(
+    "/{function_name}/code", **_op(FunctionConfiguration, 404, 412, 413, body=schemas.UpdateFunctionCodeRequest)
+)
 def update_function_code(
     function_name: str,
     body: bytes = Depends(raw_body),
     principal: Principal = Depends(get_principal),
     ctx: AppContext = Depends(get_ctx),
-) -> JSONResponse:
-    req = schemas.parse_body(schemas.UpdateFunctionCodeIn, body)
+) -> dict[str, Any]:
+    req = schemas.parse_body(schemas.UpdateFunctionCodeRequest, body)
     name = _unqualified(principal, function_name)
     zip_bytes = schemas.decode_zip(req.ZipFile, s3=req.S3Bucket, image=req.ImageUri)
     if req.DryRun:
         latest = registry.get_version(ctx.store, principal.project_id, name)
         registry.validate_zip(zip_bytes, latest["handler"])
-        return _json(service.function_config(principal.project_id, latest))
+        return service.function_config(principal.project_id, latest)
     row = registry.update_code(
         ctx.store, ctx.blobs, principal.project_id, name, zip_bytes, publish=req.Publish, revision_id=req.RevisionId
     )
-    return _json(service.function_config(principal.project_id, row))
+    return service.function_config(principal.project_id, row)
 
 
-@router.post("/{function_name}/versions")
+@router.post(
+    "/{function_name}/versions",
+    status_code=201,
+    **_op(FunctionConfiguration, 404, 412, 413, body=schemas.PublishVersionRequest),
+)
 def publish_version(
     function_name: str,
     body: bytes = Depends(raw_body),
     principal: Principal = Depends(get_principal),
     ctx: AppContext = Depends(get_ctx),
-) -> JSONResponse:
-    req = schemas.parse_body(schemas.PublishVersionIn, body)
+) -> dict[str, Any]:
+    req = schemas.parse_body(schemas.PublishVersionRequest, body)
     row = registry.publish_version(
         ctx.store,
         principal.project_id,
@@ -220,37 +281,41 @@ def publish_version(
         description=req.Description,
         revision_id=req.RevisionId,
     )
-    return _json(service.function_config(principal.project_id, row), 201)
+    return service.function_config(principal.project_id, row)
 
 
-@router.get("/{function_name}/versions")
+@router.get("/{function_name}/versions", **_op(ListVersionsByFunctionResponse, 404))
 def list_versions_by_function(
     function_name: str,
     marker: str | None = Query(None, alias="Marker"),
     max_items: int | None = Query(None, alias="MaxItems"),
     principal: Principal = Depends(get_principal),
     ctx: AppContext = Depends(get_ctx),
-) -> JSONResponse:
+) -> dict[str, Any]:
     rows = registry.list_versions(ctx.store, principal.project_id, _unqualified(principal, function_name))
     shape = partial(service.function_config, principal.project_id)
-    return _json(service.paged("Versions", rows, marker, max_items, shape))
+    return service.paged("Versions", rows, marker, max_items, shape)
 
 
-@router.post("/{function_name}/aliases")
+@router.post(
+    "/{function_name}/aliases",
+    status_code=201,
+    **_op(AliasConfiguration, 404, 409, 413, body=schemas.CreateAliasRequest),
+)
 def create_alias(
     function_name: str,
     body: bytes = Depends(raw_body),
     principal: Principal = Depends(get_principal),
     ctx: AppContext = Depends(get_ctx),
-) -> JSONResponse:
-    req = schemas.parse_body(schemas.CreateAliasIn, body)
+) -> dict[str, Any]:
+    req = schemas.parse_body(schemas.CreateAliasRequest, body)
     schemas.check_routing(req.RoutingConfig)
     name = _unqualified(principal, function_name)
     row = registry.create_alias(ctx.store, principal.project_id, name, req.Name, req.FunctionVersion, req.Description)
-    return _json(service.alias_config(principal.project_id, row), 201)
+    return service.alias_config(principal.project_id, row)
 
 
-@router.get("/{function_name}/aliases")
+@router.get("/{function_name}/aliases", **_op(ListAliasesResponse, 404))
 def list_aliases(
     function_name: str,
     function_version: str | None = Query(None, alias="FunctionVersion"),
@@ -258,33 +323,35 @@ def list_aliases(
     max_items: int | None = Query(None, alias="MaxItems"),
     principal: Principal = Depends(get_principal),
     ctx: AppContext = Depends(get_ctx),
-) -> JSONResponse:
+) -> dict[str, Any]:
     name = _unqualified(principal, function_name)
     rows = registry.list_aliases(ctx.store, principal.project_id, name, function_version)
     shape = partial(service.alias_config, principal.project_id)
-    return _json(service.paged("Aliases", rows, marker, max_items, shape))
+    return service.paged("Aliases", rows, marker, max_items, shape)
 
 
-@router.get("/{function_name}/aliases/{alias}")
+@router.get("/{function_name}/aliases/{alias}", **_op(AliasConfiguration, 404))
 def get_alias(
     function_name: str,
     alias: str,
     principal: Principal = Depends(get_principal),
     ctx: AppContext = Depends(get_ctx),
-) -> JSONResponse:
+) -> dict[str, Any]:
     row = registry.get_alias(ctx.store, principal.project_id, _unqualified(principal, function_name), alias)
-    return _json(service.alias_config(principal.project_id, row))
+    return service.alias_config(principal.project_id, row)
 
 
-@router.put("/{function_name}/aliases/{alias}")
+@router.put(
+    "/{function_name}/aliases/{alias}", **_op(AliasConfiguration, 404, 412, 413, body=schemas.UpdateAliasRequest)
+)
 def update_alias(
     function_name: str,
     alias: str,
     body: bytes = Depends(raw_body),
     principal: Principal = Depends(get_principal),
     ctx: AppContext = Depends(get_ctx),
-) -> JSONResponse:
-    req = schemas.parse_body(schemas.UpdateAliasIn, body)
+) -> dict[str, Any]:
+    req = schemas.parse_body(schemas.UpdateAliasRequest, body)
     schemas.check_routing(req.RoutingConfig)
     row = registry.update_alias(
         ctx.store,
@@ -295,10 +362,10 @@ def update_alias(
         description=req.Description,
         revision_id=req.RevisionId,
     )
-    return _json(service.alias_config(principal.project_id, row))
+    return service.alias_config(principal.project_id, row)
 
 
-@router.delete("/{function_name}/aliases/{alias}")
+@router.delete("/{function_name}/aliases/{alias}", **_op(None, 404))
 def delete_alias(
     function_name: str,
     alias: str,
@@ -309,7 +376,9 @@ def delete_alias(
     return Response(status_code=204)
 
 
-@router.post("/{function_name}/invocations")
+@router.post(
+    "/{function_name}/invocations", response_class=Response, responses=INVOKE_RESPONSES, openapi_extra=INVOKE_BODY
+)
 def invoke(
     function_name: str,
     qualifier: str | None = Query(None, alias="Qualifier"),

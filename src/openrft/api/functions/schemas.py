@@ -1,15 +1,17 @@
-"""Request bodies of the Lambda API, with AWS's field names (botocore's lambda service model).
+"""Request and response bodies of the Lambda API, with AWS's field names (botocore's lambda service model).
 
 Only the fields a reward function needs are read; the rest of AWS's many options are accepted and
 ignored (they do not change how a function runs here), except where ignoring them would surprise:
 S3 code, container images and weighted alias routing are refused with InvalidParameterValueException.
+Responses carry the members openrft fills, in the service model's order; the routes leave out unset
+ones (AWS never sends null).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -20,32 +22,35 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-class EnvironmentIn(_Body):
+class Environment(_Body):
     Variables: dict[str, str] = Field(default_factory=dict)
 
 
-class FunctionCodeIn(_Body):
+_Environment = Environment  # members named like their shape (`Environment: Environment`) need another name
+
+
+class FunctionCode(_Body):
     ZipFile: str | None = None  # base64, as botocore serializes a blob in JSON
     S3Bucket: str | None = None
     S3Key: str | None = None
     ImageUri: str | None = None
 
 
-class CreateFunctionIn(_Body):
+class CreateFunctionRequest(_Body):
     FunctionName: str
     Runtime: str | None = None
     Role: str | None = None
     Handler: str | None = None
-    Code: FunctionCodeIn
+    Code: FunctionCode
     Description: str = ""
     Timeout: int = 3
     MemorySize: int = 128
     Publish: bool = False
     PackageType: str = "Zip"
-    Environment: EnvironmentIn | None = None
+    Environment: _Environment | None = None
 
 
-class UpdateFunctionCodeIn(_Body):
+class UpdateFunctionCodeRequest(_Body):
     ZipFile: str | None = None
     S3Bucket: str | None = None
     ImageUri: str | None = None
@@ -54,39 +59,128 @@ class UpdateFunctionCodeIn(_Body):
     RevisionId: str | None = None
 
 
-class UpdateFunctionConfigurationIn(_Body):
+class UpdateFunctionConfigurationRequest(_Body):
     Role: str | None = None
     Handler: str | None = None
     Description: str | None = None
     Timeout: int | None = None
     MemorySize: int | None = None
-    Environment: EnvironmentIn | None = None
+    Environment: _Environment | None = None
     Runtime: str | None = None
     RevisionId: str | None = None
 
 
-class PublishVersionIn(_Body):
+class PublishVersionRequest(_Body):
     CodeSha256: str | None = None
     Description: str | None = None
     RevisionId: str | None = None
 
 
-class RoutingConfigIn(_Body):
+class AliasRoutingConfiguration(_Body):
     AdditionalVersionWeights: dict[str, float] | None = None
 
 
-class CreateAliasIn(_Body):
+class CreateAliasRequest(_Body):
     Name: str
     FunctionVersion: str
     Description: str = ""
-    RoutingConfig: RoutingConfigIn | None = None
+    RoutingConfig: AliasRoutingConfiguration | None = None
 
 
-class UpdateAliasIn(_Body):
+class UpdateAliasRequest(_Body):
     FunctionVersion: str | None = None
     Description: str | None = None
-    RoutingConfig: RoutingConfigIn | None = None
+    RoutingConfig: AliasRoutingConfiguration | None = None
     RevisionId: str | None = None
+
+
+# -- responses -------------------------------------------------------------------------------------
+
+
+class TracingConfigResponse(BaseModel):
+    Mode: Literal["Active", "PassThrough"]
+
+
+class EnvironmentResponse(BaseModel):
+    Variables: dict[str, str]
+
+
+class EphemeralStorage(BaseModel):
+    Size: int
+
+
+class SnapStartResponse(BaseModel):
+    ApplyOn: Literal["PublishedVersions", "None"]
+    OptimizationStatus: Literal["On", "Off"]
+
+
+class LoggingConfig(BaseModel):
+    LogFormat: Literal["JSON", "Text"]
+    LogGroup: str
+
+
+_EphemeralStorage = EphemeralStorage
+_LoggingConfig = LoggingConfig
+
+
+class FunctionConfiguration(BaseModel):
+    """botocore's FunctionConfiguration: what CreateFunction, GetFunctionConfiguration and the updates return."""
+
+    FunctionName: str
+    FunctionArn: str
+    Runtime: str
+    Role: str
+    Handler: str
+    CodeSize: int
+    Description: str
+    Timeout: int
+    MemorySize: int
+    LastModified: str
+    CodeSha256: str
+    Version: str
+    Environment: EnvironmentResponse | None = None
+    TracingConfig: TracingConfigResponse
+    RevisionId: str
+    State: Literal["Pending", "Active", "Inactive", "Failed"]
+    LastUpdateStatus: Literal["Successful", "Failed", "InProgress"]
+    PackageType: Literal["Zip", "Image"]
+    Architectures: list[Literal["x86_64", "arm64"]]
+    EphemeralStorage: _EphemeralStorage
+    SnapStart: SnapStartResponse
+    LoggingConfig: _LoggingConfig
+
+
+class FunctionCodeLocation(BaseModel):
+    RepositoryType: str
+    Location: str = Field(description="openrft: GET .../functions/{name}/code with the caller's credentials.")
+
+
+class GetFunctionResponse(BaseModel):
+    Configuration: FunctionConfiguration
+    Code: FunctionCodeLocation
+
+
+class ListFunctionsResponse(BaseModel):
+    NextMarker: str | None = None
+    Functions: list[FunctionConfiguration]
+
+
+class ListVersionsByFunctionResponse(BaseModel):
+    NextMarker: str | None = None
+    Versions: list[FunctionConfiguration]
+
+
+class AliasConfiguration(BaseModel):
+    AliasArn: str
+    Name: str
+    FunctionVersion: str
+    Description: str
+    RevisionId: str
+
+
+class ListAliasesResponse(BaseModel):
+    NextMarker: str | None = None
+    Aliases: list[AliasConfiguration]
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -117,7 +211,7 @@ def decode_zip(value: str | None, *, s3: str | None = None, image: str | None = 
         raise AwsError(400, "InvalidParameterValueException", "Code.ZipFile is not valid base64.") from exc
 
 
-def check_routing(routing: RoutingConfigIn | None) -> None:
+def check_routing(routing: AliasRoutingConfiguration | None) -> None:
     if routing is not None and routing.AdditionalVersionWeights:
         raise AwsError(
             400, "InvalidParameterValueException", "Weighted alias routing (RoutingConfig) is not supported."
