@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+from openrft.jobstatus import Status
 from openrft.training import hparams
 from openrft.training.hparams import MAX_SEED
 
@@ -108,9 +109,6 @@ class JobCreateParams(JobCreate):
     method: JobCreateMethod  # type: ignore[assignment]  # required here: no method means supervised
 
 
-JobStatus = Literal["validating_files", "queued", "running", "paused", "succeeded", "failed", "cancelled"]
-
-
 class JobError(BaseModel):
     """`error` of a failed job (openai.types.fine_tuning.fine_tuning_job.Error)."""
 
@@ -154,7 +152,7 @@ class FineTuningJob(BaseModel):
     organization_id: str
     result_files: list[str]
     seed: int
-    status: JobStatus
+    status: Status
     trained_tokens: int | None = None
     training_file: str
     validation_file: str | None = None
