@@ -82,6 +82,7 @@ LIMITS: dict[str, Bound] = {
     "weight_decay": Bound(0, 1),
     "max_grad_norm": Bound(0, 1e6, open_low=True),
     "micro_batch_size": Bound(1, 1024),
+    "ppo_epochs": Bound(1, 8),
     "seed": Bound(0, MAX_SEED),
 }
 MAX_SAMPLES_PER_STEP = 4096  # batch_size x group_size
@@ -139,6 +140,7 @@ class HParams:
     weight_decay: Annotated[float, Help("AdamW weight decay.")] = 0.0
     max_grad_norm: Annotated[float, Help("Gradient clipping threshold (actor_grad_norm is before clipping).")] = 1.0
     micro_batch_size: Annotated[int, Help("Sequences per forward/backward chunk: memory, not results.")] = 16
+    ppo_epochs: Annotated[int, Help("Optimizer steps on each step's rollouts; above 1 the PPO clip acts.")] = 1
     seed: Annotated[int, Help("The training seed (data order, LoRA init, sampling); default: the job's seed.")] = 0
     precision: Annotated[
         Precision, Help("auto (bf16 where the CPU has native bf16 matmuls), bf16 or fp32 (training/precision.py).")
