@@ -7,6 +7,7 @@ import os
 import queue
 from pathlib import Path
 
+import pytest
 import torch
 
 from openrft.inference.adapters import AdapterSet
@@ -53,6 +54,15 @@ def test_choose_token_greedy_top_p_and_logprobs() -> None:
     assert picks == {1, 2}  # 0.6 + 0.3 reach 0.8; the 0.1 token never appears
     token, _ = choose_token(logits, SamplingParams(max_tokens=1, temperature=0), gen, allowed=[0, 2])
     assert token == 2
+
+
+@pytest.mark.parametrize(("temperature", "top_p"), [(1e-300, 1.0), (1e-40, 1.0), (1.0, 1.3481695528212756e-97)])
+def test_extreme_sampling_values_pick_the_most_likely_token(temperature: float, top_p: float) -> None:
+    """The fuzzer's finds: logits / 1e-300 overflow float32 and a top_p that rounds to 0 kept no token."""
+    logits = torch.log(torch.tensor([0.1, 0.6, 0.3]))
+    gen = torch.Generator().manual_seed(0)
+    params = SamplingParams(max_tokens=1, temperature=temperature, top_p=top_p)
+    assert {choose_token(logits, params, gen)[0] for _ in range(20)} == {1}
 
 
 def _run(model: ResolvedModel, params: SamplingParams, prompt: list[int], **kw: object) -> tuple[str, Finished, object]:

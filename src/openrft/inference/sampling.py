@@ -25,13 +25,17 @@ def choose_token(
         mask[allowed] = 0.0
         logits = logits + mask
     logprobs = torch.log_softmax(logits, dim=-1)  # [V]
-    if params.temperature <= 0.0:
+    scaled = logits / params.temperature if params.temperature > 0.0 else logits  # [V]
+    # A temperature so small that the scaled logits overflow float32 means the same as 0: greedy.
+    if params.temperature <= 0.0 or torch.isinf(scaled[torch.isfinite(logits)]).any():
         return int(torch.argmax(logits).item()), logprobs
-    probs = torch.softmax(logits / params.temperature, dim=-1)  # [V]
+    probs = torch.softmax(scaled, dim=-1)  # [V]
     if params.top_p < 1.0:
         sorted_probs, order = torch.sort(probs, descending=True)  # [V]
         before = torch.cumsum(sorted_probs, dim=-1) - sorted_probs  # mass strictly above each token
-        sorted_probs = torch.where(before < params.top_p, sorted_probs, torch.zeros_like(sorted_probs))
+        keep = before < params.top_p
+        keep[0] = True  # the most likely token always stays (a top_p that rounds to 0 in float32 keeps it alone)
+        sorted_probs = torch.where(keep, sorted_probs, torch.zeros_like(sorted_probs))
         probs = torch.zeros_like(probs).scatter(0, order, sorted_probs)
     token = torch.multinomial(probs, 1, generator=generator)
     return int(token.item()), logprobs

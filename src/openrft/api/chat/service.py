@@ -25,11 +25,6 @@ from openrft.store.db import Store
 
 DEFAULT_MAX_TOKENS = 1024  # when the request sets none: what a CPU can produce in reasonable time
 MAX_STOP_SEQUENCES = 4
-# The engine samples in float32. Below these, a temperature divides the logits into infinities and a
-# top_p rounds to 0 and keeps no token; both already mean "the most likely token" (float32 logits are
-# one-hot at such temperatures; the top token's probability is at least 1/vocab, far above 1e-6).
-MIN_TEMPERATURE = 1e-6
-MIN_TOP_P = 1e-6
 
 
 class StoreContext(Protocol):
@@ -88,8 +83,8 @@ def _params(
     return [
         SamplingParams(
             max_tokens=max_tokens,
-            temperature=body.temperature if body.temperature >= MIN_TEMPERATURE else 0.0,  # 0: greedy
-            top_p=max(body.top_p, MIN_TOP_P),
+            temperature=body.temperature,  # inference.sampling: 0, or one too small for float32, is greedy
+            top_p=body.top_p,
             stop=stop,
             seed=None if body.seed is None else body.seed + i,
             logprobs=logprobs,
