@@ -63,10 +63,14 @@ def test_precision_is_pinned_to_what_runs() -> None:
     assert resolve({"precision": "fp32"}, 10, 0).precision == "fp32"
 
 
-def test_dapo_gets_clip_higher() -> None:
-    assert resolve({"loss": "dapo"}, 10, 0).clip_eps_high == 0.28
-    assert resolve({"loss": "dapo", "clip_eps_high": 0.3}, 10, 0).clip_eps_high == 0.3
-    assert resolve({"loss": "grpo"}, 10, 0).clip_eps_high == HParams().clip_eps_high
+def test_the_inert_knobs_are_gone() -> None:
+    """One on-policy update per rollout: no ratio to clip, so no clip knob and no gspo (grpo when the ratio is 1)."""
+    for name in ("clip_eps_low", "clip_eps_high", "gspo_clip_eps_low", "gspo_clip_eps_high", "ppo_epochs"):
+        with pytest.raises(HParamsError, match=f"unknown hyperparameter '{name}'"):
+            resolve({name: 1}, 10, 0)
+    with pytest.raises(HParamsError) as info:
+        resolve({"loss": "gspo"}, 10, 0)
+    assert info.value.param == "loss"
 
 
 @pytest.mark.parametrize(

@@ -214,7 +214,7 @@ def test_bad_hyperparameter_fails_the_job(make_job: JobFactory, store: Store, se
 
 
 @pytest.mark.parametrize(
-    ("loss", "precision"), [("dr_grpo", "auto"), ("dapo", "auto"), ("gspo", "auto"), ("rloo", "fp32")]
+    ("loss", "precision"), [("grpo", "bf16"), ("dr_grpo", "auto"), ("dapo", "auto"), ("rloo", "fp32")]
 )
 def test_every_loss_trains(
     make_job: JobFactory, store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch, loss: str, precision: str
@@ -235,42 +235,6 @@ def test_every_loss_trains(
     assert calls and set(calls) == {8}  # this loss's objective ran, on the step's 2 x 4 sequences
     weights = adapter(settings.models_dir / "ft" / handle.job_id)
     assert any(w.abs().max() > 0 for k, w in weights.items() if "lora_B" in k)  # moved from its zero init
-
-
-class RatioSpy:
-    """Wraps a loss's objective and records, per call, the largest |log pi - log pi_old| it was given."""
-
-    def __init__(self, spec: LossSpec):
-        self.spec, self.gaps = spec, []
-
-    def objective(self, x: LossInputs, cfg: LossConfig) -> LossOutput:
-        self.gaps.append(float(((x.logprobs.detach() - x.old_logprobs) * x.mask).abs().max()))
-        return self.spec.objective(x, cfg)
-
-
-@pytest.mark.parametrize("precision", ["bf16", "fp32"])
-def test_ppo_epochs_reuse_the_rollout_and_the_clip_acts(
-    make_job: JobFactory, store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch, precision: str
-) -> None:
-    """The first pass has ratio exactly 1 (old = the policy that sampled, as the training forward computes
-    it, so the bf16 sampler's rounding is no policy change); later passes see the step's updates and clip."""
-    spy = RatioSpy(LOSSES["grpo"])
-    monkeypatch.setitem(LOSSES, "grpo", LossSpec(spy.spec.advantages, spy.objective))
-    hp = {**TINY_HP, "ppo_epochs": 3, "micro_batch_size": 4, "precision": precision}
-    handle = make_job(hp, n_train=2, grader=SIMILAR_TO_YES)  # one step: 2 prompts x 4 samples, 2 micro-batches
-    assert run_job(handle, settings, store) == "succeeded"
-    (metrics,) = [e.data for e in events(store, handle.job_id, "metrics")]
-    chunks = len(spy.gaps) // 3
-    assert chunks >= 1 and len(spy.gaps) == 3 * chunks  # every pass covers the same micro-batches
-    assert spy.gaps[:chunks] == [0.0] * chunks  # pass 1: ratio 1
-    assert min(spy.gaps[chunks:]) > 0.0  # passes 2 and 3: the policy moved since sampling
-    assert metrics["actor_clip_frac"] > 0.0  # at learning-rate multiplier 50 the clip acts
-
-
-def test_one_ppo_epoch_never_clips(make_job: JobFactory, store: Store, settings: Settings) -> None:
-    handle = make_job({**TINY_HP, "eval_interval": 100}, n_train=4, grader=SIMILAR_TO_YES)
-    assert run_job(handle, settings, store) == "succeeded"
-    assert [e.data["actor_clip_frac"] for e in events(store, handle.job_id, "metrics")] == [0.0, 0.0]
 
 
 @pytest.mark.parametrize("precision", ["bf16", "fp32"])

@@ -37,7 +37,7 @@ from pydantic import Field as PydanticField
 
 LORA_BASE_LEARNING_RATE = 1e-4
 FULL_BASE_LEARNING_RATE = 1e-5
-Loss = Literal["grpo", "dr_grpo", "dapo", "gspo", "rloo"]  # the keys of training/losses.py LOSSES
+Loss = Literal["grpo", "dr_grpo", "dapo", "rloo"]  # the keys of training/losses.py LOSSES
 Precision = Literal["auto", "bf16", "fp32"]  # training/precision.py
 ReasoningEffort = Literal["low", "medium", "high"]
 # reasoning_effort scales the completion budget (`max_completion_tokens` is the "medium" budget).
@@ -75,14 +75,9 @@ LIMITS: dict[str, Bound] = {
     "kl_beta": Bound(0, 10),
     "lora_rank": Bound(0, 1024),
     "lora_alpha": Bound(1, 8192),
-    "clip_eps_low": Bound(0, 1, open_low=True),
-    "clip_eps_high": Bound(0, 10, open_low=True),
-    "gspo_clip_eps_low": Bound(0, 1, open_low=True),
-    "gspo_clip_eps_high": Bound(0, 1, open_low=True),
     "weight_decay": Bound(0, 1),
     "max_grad_norm": Bound(0, 1e6, open_low=True),
     "micro_batch_size": Bound(1, 1024),
-    "ppo_epochs": Bound(1, 8),
     "seed": Bound(0, MAX_SEED),
 }
 MAX_SAMPLES_PER_STEP = 4096  # batch_size x group_size
@@ -129,18 +124,13 @@ class HParams:
         int, Help("Longest completion sampled, in tokens, at reasoning_effort medium.")
     ] = 64
     temperature: Annotated[float, Help("Sampling temperature of the rollouts (TRL's default 1.0).")] = 1.0
-    loss: Annotated[Loss, Help("Policy loss: grpo, dr_grpo, dapo, gspo or rloo (training/losses.py).")] = "grpo"
+    loss: Annotated[Loss, Help("Policy loss: grpo, dr_grpo, dapo or rloo (training/losses.py).")] = "grpo"
     kl_beta: Annotated[float, Help("Weight of the k3 KL penalty to the base model; 0 skips the reference pass.")] = 0.0
     lora_rank: Annotated[int, Help("LoRA rank on every linear projection; 0 trains every weight.")] = 16
     lora_alpha: Annotated[int, Help("LoRA scaling numerator (scale = lora_alpha / lora_rank).")] = 32
-    clip_eps_low: Annotated[float, Help("PPO ratio clip below 1 (token-level losses).")] = 0.2
-    clip_eps_high: Annotated[float, Help("PPO ratio clip above 1; the dapo loss uses 0.28 (clip-higher).")] = 0.2
-    gspo_clip_eps_low: Annotated[float, Help("GSPO sequence-ratio clip below 1 (GSPO paper).")] = 3e-4
-    gspo_clip_eps_high: Annotated[float, Help("GSPO sequence-ratio clip above 1 (GSPO paper).")] = 4e-4
     weight_decay: Annotated[float, Help("AdamW weight decay.")] = 0.0
     max_grad_norm: Annotated[float, Help("Gradient clipping threshold (actor_grad_norm is before clipping).")] = 1.0
     micro_batch_size: Annotated[int, Help("Sequences per forward/backward chunk: memory, not results.")] = 16
-    ppo_epochs: Annotated[int, Help("Optimizer steps on each step's rollouts; above 1 the PPO clip acts.")] = 1
     seed: Annotated[int, Help("The training seed (data order, LoRA init, sampling); default: the job's seed.")] = 0
     precision: Annotated[
         Precision, Help("auto (bf16 where the CPU has native bf16 matmuls), bf16 or fp32 (training/precision.py).")
@@ -323,8 +313,6 @@ def resolve(request_hparams: dict[str, Any] | None, n_train_rows: int, n_valid_r
             )
     check_work(hp.batch_size, hp.group_size)
     hp = replace(hp, precision=typing.cast(Precision, resolve_precision(hp.precision)))  # pinned: what ran
-    if hp.loss == "dapo" and "clip_eps_high" not in given:
-        hp = replace(hp, clip_eps_high=0.28)  # DAPO's clip-higher
     return hp
 
 

@@ -1,25 +1,32 @@
 """Group advantages and policy losses of the GRPO family: pure tensor functions, one table.
 
-Shapes: N = prompts x G completions (groups are contiguous: rows [g*G, (g+1)*G) share a prompt),
-T = completion tokens (right-padded; `mask` is 1 on real completion tokens).
+Shapes: N = prompts x G completions (groups are contiguous: rows [g*G, (g+1)*G) share a prompt; G is
+the job's `group_size`), T = completion tokens (right-padded; `mask` is 1 on real completion tokens).
 
 A loss is a `LossSpec(advantages, objective)`:
-- `advantages(rewards [N], G) -> [N]` runs once per step on the whole batch (groups need every reward);
+- `advantages(rewards [N], group_size) -> [N]` runs once per step on the whole batch (groups need every reward);
 - `objective(LossInputs, LossConfig) -> LossOutput` runs per micro-batch. Every aggregation here is a sum
   over sequences divided by a *whole-batch* constant (`n_seqs`, `n_tokens`), so micro-batch losses add up
   to the full-batch loss exactly (gradient accumulation without approximation).
 
-| loss    | advantage                  | ratio / clip                          | aggregation                       |
-|---------|----------------------------|---------------------------------------|-----------------------------------|
-| grpo    | (r - mean) / (std + 1e-4)  | token ratio, clip [1-eps_lo, 1+eps_hi]| mean over seqs of token means     |
-| dr_grpo | r - mean                   | token ratio, clip                     | sum / (N x completion_budget)     |
-| dapo    | (r - mean) / (std + 1e-4)  | token ratio, clip-higher (0.2/0.28)   | sum / active tokens in the batch  |
-| gspo    | (r - mean) / (std + 1e-4)  | sequence geometric-mean ratio, clip   | mean over sequences               |
-| rloo    | r - mean of the others     | token ratio, clip                     | sum / active tokens in the batch  |
+On-policy, one update per rollout (the trainer's simplification, stated in trainer.py): the policy
+being trained is the one that sampled, so PPO's ratio pi_theta / pi_old is 1 and its clip never acts.
+The per-token surrogate is therefore -A x exp(logp - sg(logp)): -A in value, -A x d logp in gradient
+(REINFORCE with the group baseline), and the losses differ only in their advantages and aggregation.
+(Two variants are absent for that reason: PPO-style clipping, clip-higher included, and GSPO, whose
+sequence-level ratio and clip make it equal to grpo when the ratio is 1. Several passes per rollout,
+which would make them act, were measured on the quickstart task and did not pay: docs/hyperparameters.md.)
+
+| loss    | advantage                  | aggregation                              |
+|---------|----------------------------|------------------------------------------|
+| grpo    | (r - mean) / (std + 1e-4)  | mean over seqs of token means            |
+| dr_grpo | r - mean                   | sum / (N x completion_budget)            |
+| dapo    | (r - mean) / (std + 1e-4)  | sum / active tokens in the batch         |
+| rloo    | r - mean of the others     | sum / active tokens in the batch         |
 
 std is the sample std (Bessel's correction), as in TRL. The optional KL to the reference policy uses
 the k3 estimator exp(ref - logp) - (ref - logp) - 1 >= 0, added per token as kl_beta x KL before
-aggregation (per sequence, as a token mean, for gspo).
+aggregation.
 """
 
 from __future__ import annotations
@@ -66,10 +73,6 @@ def leave_one_out_advantages(rewards: torch.Tensor, group_size: int) -> torch.Te
 
 @dataclass(frozen=True)
 class LossConfig:
-    clip_eps_low: float = 0.2
-    clip_eps_high: float = 0.2
-    gspo_clip_eps_low: float = 3e-4
-    gspo_clip_eps_high: float = 4e-4
     kl_beta: float = 0.0
     completion_budget: int = 64  # the job's longest completion, in tokens: dr_grpo's constant normalizer
 
@@ -77,7 +80,6 @@ class LossConfig:
 @dataclass
 class LossInputs:
     logprobs: torch.Tensor  # [n, T] log pi_theta(token), with grad
-    old_logprobs: torch.Tensor  # [n, T] log pi_old(token) at sampling time, no grad
     advantages: torch.Tensor  # [n]
     mask: torch.Tensor  # [n, T] 1.0 on completion tokens
     n_seqs: int  # sequences in the whole step (N), for whole-batch normalization
@@ -90,7 +92,6 @@ class LossOutput:
     loss: torch.Tensor  # scalar, this micro-batch's share of the step loss (with KL)
     pg_loss: float  # this micro-batch's share of the policy-gradient part (no KL)
     kl: float  # this micro-batch's share of the mean KL (0 without a reference)
-    clip_frac: float  # this micro-batch's share of the fraction of clipped tokens (sequences for gspo)
 
 
 def k3_kl(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
@@ -99,42 +100,34 @@ def k3_kl(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
     return torch.exp(d) - d - 1.0
 
 
-def clipped_token_surrogate(
-    logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor, eps_low: float, eps_high: float
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """PPO per-token loss -min(rho A, clip(rho, 1-eps_low, 1+eps_high) A) and a clipped-token mask. [n, T]"""
-    ratio = torch.exp(logprobs - old_logprobs)  # [n, T]
-    adv = advantages.unsqueeze(1)  # [n, 1]
-    unclipped = ratio * adv
-    clipped = torch.clamp(ratio, 1.0 - eps_low, 1.0 + eps_high) * adv
-    return -torch.minimum(unclipped, clipped), (clipped < unclipped).float()
+def policy_gradient_surrogate(logprobs: torch.Tensor, advantages: torch.Tensor) -> torch.Tensor:
+    """On-policy per-token loss -A x pi_theta / sg(pi_theta): value -A, gradient -A x d logp. [n, T]"""
+    ratio = torch.exp(logprobs - logprobs.detach())  # [n, T], 1 in value
+    return -ratio * advantages.unsqueeze(1)
 
 
-def _token_terms(x: LossInputs, cfg: LossConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per-token policy loss, KL and clip indicator, each [n, T]."""
-    pg, clipped = clipped_token_surrogate(x.logprobs, x.old_logprobs, x.advantages, cfg.clip_eps_low, cfg.clip_eps_high)
+def _token_terms(x: LossInputs) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-token policy loss and KL, each [n, T]."""
+    pg = policy_gradient_surrogate(x.logprobs, x.advantages)
     kl = k3_kl(x.logprobs, x.ref_logprobs) if x.ref_logprobs is not None else torch.zeros_like(pg)
-    return pg, kl, clipped
+    return pg, kl
 
 
-def _output(pg_sum: torch.Tensor, kl_sum: torch.Tensor, clip_sum: torch.Tensor, norm: float, beta: float) -> LossOutput:
+def _output(pg_sum: torch.Tensor, kl_sum: torch.Tensor, norm: float, beta: float) -> LossOutput:
     return LossOutput(
-        loss=(pg_sum + beta * kl_sum) / norm,
-        pg_loss=float(pg_sum.detach()) / norm,
-        kl=float(kl_sum.detach()) / norm,
-        clip_frac=float(clip_sum) / norm,
+        loss=(pg_sum + beta * kl_sum) / norm, pg_loss=float(pg_sum.detach()) / norm, kl=float(kl_sum.detach()) / norm
     )
 
 
 def seq_mean_token_mean(x: LossInputs, cfg: LossConfig) -> LossOutput:
     """GRPO's aggregation: each sequence's token mean, averaged over sequences (length-biased)."""
-    pg, kl, clipped = _token_terms(x, cfg)
+    pg, kl = _token_terms(x)
     lengths = x.mask.sum(dim=1).clamp(min=1.0)  # [n]
 
     def per_seq(t: torch.Tensor) -> torch.Tensor:
         return ((t * x.mask).sum(dim=1) / lengths).sum()  # scalar: sum over sequences of token means
 
-    return _output(per_seq(pg), per_seq(kl), per_seq(clipped), x.n_seqs, cfg.kl_beta)
+    return _output(per_seq(pg), per_seq(kl), x.n_seqs, cfg.kl_beta)
 
 
 def token_sum_over(
@@ -143,25 +136,10 @@ def token_sum_over(
     """Aggregation sum over all tokens / a whole-batch constant (DAPO: active tokens; Dr. GRPO: N x T_max)."""
 
     def objective(x: LossInputs, cfg: LossConfig) -> LossOutput:
-        pg, kl, clipped = _token_terms(x, cfg)
-        return _output((pg * x.mask).sum(), (kl * x.mask).sum(), (clipped * x.mask).sum(), norm_of(x, cfg), cfg.kl_beta)
+        pg, kl = _token_terms(x)
+        return _output((pg * x.mask).sum(), (kl * x.mask).sum(), norm_of(x, cfg), cfg.kl_beta)
 
     return objective
-
-
-def gspo_objective(x: LossInputs, cfg: LossConfig) -> LossOutput:
-    """GSPO: sequence ratio s = exp(mean_t(logp - old)) (geometric mean of token ratios), clipped per sequence."""
-    lengths = x.mask.sum(dim=1).clamp(min=1.0)  # [n]
-    log_ratio = ((x.logprobs - x.old_logprobs) * x.mask).sum(dim=1) / lengths  # [n]
-    ratio = torch.exp(log_ratio)  # [n]
-    unclipped = ratio * x.advantages
-    clipped = torch.clamp(ratio, 1.0 - cfg.gspo_clip_eps_low, 1.0 + cfg.gspo_clip_eps_high) * x.advantages
-    pg = -torch.minimum(unclipped, clipped)  # [n]
-    if x.ref_logprobs is not None:
-        kl = (k3_kl(x.logprobs, x.ref_logprobs) * x.mask).sum(dim=1) / lengths  # [n]
-    else:
-        kl = torch.zeros_like(pg)
-    return _output(pg.sum(), kl.sum(), (clipped < unclipped).float().sum(), x.n_seqs, cfg.kl_beta)
 
 
 @dataclass(frozen=True)
@@ -181,9 +159,7 @@ def _max_tokens(x: LossInputs, cfg: LossConfig) -> float:
 LOSSES: dict[str, LossSpec] = {
     "grpo": LossSpec(group_std_advantages, seq_mean_token_mean),
     "dr_grpo": LossSpec(group_mean_advantages, token_sum_over(_max_tokens)),
-    # clip-higher: hparams.resolve sets clip_eps_high=0.28 for dapo unless the job sets it.
-    "dapo": LossSpec(group_std_advantages, token_sum_over(_active_tokens)),
-    "gspo": LossSpec(group_std_advantages, gspo_objective),
+    "dapo": LossSpec(group_std_advantages, token_sum_over(_active_tokens)),  # DAPO's token-level aggregation
     "rloo": LossSpec(leave_one_out_advantages, token_sum_over(_active_tokens)),
 }
 

@@ -4,7 +4,8 @@ OpenAI (api-spec 4.9): step, total_steps, scores{train_reward_mean, valid_reward
 usage, errors, timing, and the flat legacy keys train_mean_reward / full_valid_mean_reward.
 Bedrock (api-spec 2.5): critic_rewards_mean, actor_pg_loss, actor_entropy, actor_grad_norm,
 critic_advantages_mean, response_length_mean. Ours: frac_reward_zero_std (share of groups whose
-rewards are all equal: no learning signal), actor_kl, actor_clip_frac, learning_rate.
+rewards are all equal: no learning signal), actor_kl, learning_rate. (No actor_clip_frac: one on-policy
+update per rollout has nothing to clip, see training/losses.py.)
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ class StepStats:
     advantage_mean: float
     pg_loss: float
     kl: float
-    clip_frac: float
     entropy: float
     grad_norm: float
     response_length_mean: float
@@ -78,7 +78,6 @@ def step_event(
         actor_entropy=stats.entropy,
         actor_grad_norm=stats.grad_norm,
         actor_kl=stats.kl,
-        actor_clip_frac=stats.clip_frac,
         response_length_mean=stats.response_length_mean,
         frac_reward_zero_std=stats.frac_reward_zero_std,
         learning_rate=stats.learning_rate,
