@@ -224,7 +224,10 @@ def _request_field(name: str) -> tuple[Any, Any]:
     else:
         check = _int_check(bound, unset) if hint is int else _float_check(bound, unset)
         kind = Annotated[hint | (Literal[unset] if unset else None), check]
-    return kind, PydanticField(default=unset, description=HELP[name].text, json_schema_extra=_json_bounds(bound))
+    text = HELP[name].text
+    if HELP[name].derived:
+        text += " Shown by the job: a request may repeat it, not change it."
+    return kind, PydanticField(default=unset, description=text, json_schema_extra=_json_bounds(bound))
 
 
 def _request_model() -> type[BaseModel]:
