@@ -17,9 +17,9 @@ import pytest
 from openrft.functions.sandbox import detect_mode
 from openrft.settings import Settings
 from tests.conftest import ADMIN_KEY, LiveServer
-from tests.inference.tiny import TinyModels, tiny_dirs_fixture, tiny_fixture  # noqa: F401
 from tests.doubles.fake_judge import fake_judge
 from tests.doubles.reward_server import reward_server
+from tests.inference.tiny import TinyModels, tiny_dirs_fixture, tiny_fixture  # noqa: F401
 
 needs_sandbox = pytest.mark.skipif(detect_mode()[0] == "unavailable", reason="no sandbox on this host")
 

@@ -22,8 +22,8 @@ import pytest
 
 from openrft.settings import Settings
 from tests.conftest import ADMIN_KEY, LiveServer
-from tests.inference.tiny import TinyModels, tiny_dirs_fixture, tiny_fixture  # noqa: F401
 from tests.doubles.fake_judge import fake_judge
+from tests.inference.tiny import TinyModels, tiny_dirs_fixture, tiny_fixture  # noqa: F401
 
 MODEL = "smollm2-135m-instruct"
 

@@ -11,7 +11,7 @@ from transformers import PreTrainedTokenizerFast
 from openrft import datasets
 from openrft.api.chat.schemas import ChatCompletionCreate
 from openrft.api.chat.service import render_chat as serving_render
-from openrft.api.errors import InvalidRequest
+from openrft.errors import InvalidRequest
 from openrft.inference import prompts
 from openrft.training.rollout import render_prompt as training_render
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from openrft.api.errors import InvalidRequest, NotFound
 from openrft.auth.keys import ensure_bootstrap
+from openrft.errors import InvalidRequest, NotFound
 from openrft.inference import registry
 from openrft.inference.export import export_model
 from openrft.settings import Settings

@@ -11,8 +11,8 @@ import pytest
 
 from openrft.api.chat import service
 from openrft.api.chat.schemas import ChatCompletionCreate
-from openrft.api.errors import InvalidRequest, NotFound
 from openrft.auth.keys import ensure_bootstrap
+from openrft.errors import InvalidRequest, NotFound
 from openrft.inference.chat import chat_completion
 from openrft.inference.engine import SequenceHandle, get_engine
 from openrft.inference.registry import add_base_model

@@ -22,7 +22,8 @@ from pathlib import Path
 import botocore.exceptions
 import pytest
 
-from openrft.api.errors import AwsError
+from openrft.api.errors import answer
+from openrft.errors import OpenRFTError
 from openrft.functions import unzip
 from openrft.functions.package import validate_zip
 from openrft.functions.sandbox import CodeBundle, SandboxPool, unpack_bundle
@@ -34,6 +35,12 @@ HANDLER = "lambda_function.lambda_handler"
 SOURCE = b"def lambda_handler(event, context):\n    return 1\n"
 BOMB_MIB = 1200
 SIZE_ERROR = "Unzipped size must be smaller than 262144000 bytes"
+
+
+def aws_code(exc: OpenRFTError) -> tuple[int, str]:
+    """How the Lambda surface answers `exc`: (status, x-amzn-ErrorType)."""
+    wire = answer(exc, aws=True)
+    return wire.status, wire.headers["x-amzn-ErrorType"]
 
 
 def zip_with(entries: list[tuple[str, int, bytes, int, int]]) -> bytes:
@@ -84,12 +91,12 @@ def test_validate_refuses_the_bomb_by_its_real_size_in_bounded_memory() -> None:
     data = lying_bomb()
     tracemalloc.start()
     try:
-        with pytest.raises(AwsError) as info:
+        with pytest.raises(OpenRFTError) as info:
             validate_zip(data, HANDLER)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert (info.value.status_code, info.value.error_type) == (400, "InvalidParameterValueException")
+    assert aws_code(info.value) == (400, "InvalidParameterValueException")
     assert info.value.message == SIZE_ERROR
     assert peak < 4 << 20, f"validate_zip allocated {peak} bytes"  # measured: 0.5 MB
 
@@ -196,9 +203,9 @@ def deflated(data: bytes) -> bytes:
 )
 def test_other_lies_refused(entry: tuple[str, int, bytes, int, int], message: str, tmp_path: Path) -> None:
     data = zip_with([("lambda_function.py", 0, SOURCE, len(SOURCE), zlib.crc32(SOURCE)), entry])
-    with pytest.raises(AwsError) as info:
+    with pytest.raises(OpenRFTError) as info:
         validate_zip(data, HANDLER)
-    assert info.value.status_code == 400 and message in info.value.message
+    assert aws_code(info.value) == (400, "InvalidParameterValueException") and message in info.value.message
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         unpack_bundle(CodeBundle(key="lie", zip_bytes=data), tmp_path / "task")
 
@@ -212,11 +219,11 @@ def test_a_zip_of_very_many_entries_is_refused_before_its_directory_is_parsed() 
             zf.writestr(f"pkg/{i:05d}/__init__.py", b"")
     tracemalloc.start()
     try:
-        with pytest.raises(AwsError) as info:
+        with pytest.raises(OpenRFTError) as info:
             validate_zip(buf.getvalue(), HANDLER)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert info.value.error_type == "InvalidParameterValueException"
+    assert aws_code(info.value) == (400, "InvalidParameterValueException")
     assert "file list is larger than 4194304 bytes" in info.value.message
     assert peak < 16 << 20, f"validate_zip allocated {peak} bytes"  # the zip itself is ~7 MB, not parsed

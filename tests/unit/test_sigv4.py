@@ -16,10 +16,11 @@ from botocore.credentials import Credentials
 
 from openrft.api.app import build_context
 from openrft.api.deps import AppContext
-from openrft.api.errors import AwsError
+from openrft.api.errors import answer
 from openrft.auth import sigv4
 from openrft.auth.keys import secret_for_key_id
 from openrft.auth.sigv4 import SignedRequest
+from openrft.errors import OpenRFTError
 from openrft.settings import Settings
 
 ADMIN = "sk-admin-test-0123456789abcdef"
@@ -67,9 +68,11 @@ def verify(ctx: AppContext, request: SignedRequest) -> Any:
 
 
 def code_of(ctx: AppContext, request: SignedRequest) -> tuple[int, str]:
-    with pytest.raises(AwsError) as info:
+    """The refusal as the Lambda surface answers it: (status, x-amzn-ErrorType)."""
+    with pytest.raises(OpenRFTError) as info:
         verify(ctx, request)
-    return info.value.status_code, info.value.error_type
+    wire = answer(info.value, aws=True)
+    return wire.status, wire.headers["x-amzn-ErrorType"]
 
 
 def test_botocore_signature_verifies(ctx: AppContext) -> None:

@@ -16,7 +16,8 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openrft import safejson
-from openrft.api.errors import InvalidRequest, PayloadTooLarge, aws_response, is_aws_path
+from openrft.api.errors import error_response
+from openrft.errors import InvalidRequestContent, RequestTooLarge
 
 MAX_JSON_BODY_BYTES = 32 << 20  # the largest JSON request (Lambda's sync payload limit is 6 MB)
 
@@ -30,11 +31,10 @@ def _is_json(scope: Scope) -> bool:
 
 
 def _refusal(path: str, status: int, message: str) -> JSONResponse:
-    if is_aws_path(path):
-        kind = "RequestTooLargeException" if status == 413 else "InvalidRequestContentException"
-        return aws_response(status, kind, message)
-    error = PayloadTooLarge(message) if status == 413 else InvalidRequest(message, code="invalid_json")
-    return JSONResponse(status_code=status, content=error.body())
+    # OpenAI's codes on /v1 (file_too_large, invalid_json), AWS's error names on the Lambda surface.
+    if status == 413:
+        return error_response(path, RequestTooLarge(message, code="file_too_large"))
+    return error_response(path, InvalidRequestContent(message, code="invalid_json"))
 
 
 class JSONBodyLimits:

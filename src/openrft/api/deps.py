@@ -16,10 +16,10 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from openrft.api.errors import AuthenticationFailed, PermissionDenied
 from openrft.auth import sigv4
 from openrft.auth.keys import KeyCipher, Principal, authenticate_bearer, record_use, secret_for_key_id
 from openrft.auth.sigv4 import ALGORITHM
+from openrft.errors import AuthenticationFailed, PermissionDenied
 from openrft.settings import Settings
 from openrft.store.blobs import BlobStore
 from openrft.store.db import Store

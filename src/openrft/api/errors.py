@@ -1,13 +1,16 @@
-"""Domain errors and their one mapping to HTTP.
+"""The one mapping of domain errors (`openrft.errors`) to answers on the wire, by surface.
 
-Services raise these; `install_error_handlers` turns them into OpenAI's error body
-`{"error": {"message", "type", "param", "code"}}`, or AWS's shape on the Lambda surface
-(`{"Type": "User", "message"}` with the `x-amzn-ErrorType` header).
+On the OpenAI surface an error is OpenAI's body `{"error": {"message", "type", "param", "code"}}`; on the
+Lambda surface (paths under /2015-03-31/) it is AWS's restJson1 shape, `{"Type": "User", "message"}`
+with the error's name in the `x-amzn-ErrorType` header (what botocore parses). `WIRE` says, per
+domain class, the status and error type on each surface; an exception takes the row of the nearest
+class in its MRO. `answer` is that mapping as a pure function; the handlers only wrap it.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,82 +18,86 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from openrft import errors as e
+
 log = logging.getLogger(__name__)
 
 
-class OpenRFTError(Exception):
-    """An error the client caused or can act on, in OpenAI's terms."""
-
-    status_code = 400
-    type = "invalid_request_error"
-    code: str | None = None
-
-    def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.param = param
-        if code is not None:
-            self.code = code
-
-    def body(self) -> dict[str, Any]:
-        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+@dataclass(frozen=True)
+class Wire:
+    openai_status: int
+    openai_type: str
+    aws_status: int
+    aws_type: str
 
 
-class InvalidRequest(OpenRFTError):
-    status_code = 400
+_CLIENT = "invalid_request_error"
+_SERVER = "server_error"
+_IPVE = "InvalidParameterValueException"
+
+WIRE: dict[type[e.OpenRFTError], Wire] = {
+    e.OpenRFTError: Wire(400, _CLIENT, 400, _IPVE),
+    e.InvalidRequest: Wire(400, _CLIENT, 400, _IPVE),
+    e.InvalidRequestContent: Wire(400, _CLIENT, 400, "InvalidRequestContentException"),
+    e.IncompleteSignature: Wire(400, _CLIENT, 400, "IncompleteSignatureException"),
+    e.AuthenticationFailed: Wire(401, _CLIENT, 401, "UnrecognizedClientException"),
+    e.PermissionDenied: Wire(403, _CLIENT, 403, "AccessDeniedException"),
+    e.InvalidSignature: Wire(403, _CLIENT, 403, "InvalidSignatureException"),
+    e.UnrecognizedClient: Wire(403, _CLIENT, 403, "UnrecognizedClientException"),
+    e.NotFound: Wire(404, _CLIENT, 404, _IPVE),
+    e.ResourceNotFound: Wire(404, _CLIENT, 404, "ResourceNotFoundException"),
+    e.Conflict: Wire(409, _CLIENT, 409, _IPVE),
+    e.ResourceConflict: Wire(409, _CLIENT, 409, "ResourceConflictException"),
+    e.PreconditionFailed: Wire(412, _CLIENT, 412, "PreconditionFailedException"),
+    e.PayloadTooLarge: Wire(413, _CLIENT, 413, _IPVE),
+    e.RequestTooLarge: Wire(413, _CLIENT, 413, "RequestTooLargeException"),
+    e.Unavailable: Wire(503, _SERVER, 503, _IPVE),
+    e.ServerFault: Wire(500, _SERVER, 500, "ServiceException"),
+}
 
 
-class AuthenticationFailed(OpenRFTError):
-    status_code = 401
-    code = "invalid_api_key"
+def wire_of(exc: e.OpenRFTError) -> Wire:
+    """The table's row for `exc`: that of the nearest class in its MRO."""
+    for cls in type(exc).__mro__:
+        if cls in WIRE:
+            return WIRE[cls]
+    raise AssertionError("OpenRFTError has a row")  # pragma: no cover
 
 
-class PermissionDenied(OpenRFTError):
-    status_code = 403
-    code = "insufficient_permissions"
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
 
 
-class NotFound(OpenRFTError):
-    status_code = 404
-    code = "not_found"
+def openai_body(message: str, type_: str, param: str | None, code: str | None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
 
-class Conflict(OpenRFTError):
-    status_code = 409
-    code = "conflict"
+def aws_answer(status: int, error_type: str, message: str) -> Answer:
+    return Answer(status, {"Type": "User", "message": message}, {"x-amzn-ErrorType": error_type})
 
 
-class PayloadTooLarge(OpenRFTError):
-    status_code = 413
-    code = "file_too_large"
-
-
-class Unavailable(OpenRFTError):
-    status_code = 503
-    type = "server_error"
-    code = "unavailable"
-
-
-class AwsError(Exception):
-    """An error on the Lambda surface, in AWS's restJson1 shape (what botocore parses)."""
-
-    def __init__(self, status_code: int, error_type: str, message: str):
-        super().__init__(message)
-        self.status_code = status_code
-        self.error_type = error_type
-        self.message = message
+def answer(exc: e.OpenRFTError, *, aws: bool) -> Answer:
+    """What `exc` looks like on the wire: on the Lambda surface (`aws`) or on OpenAI's."""
+    row = wire_of(exc)
+    if aws:
+        return aws_answer(row.aws_status, row.aws_type, exc.message)
+    return Answer(row.openai_status, openai_body(exc.message, row.openai_type, exc.param, exc.code), {})
 
 
 def is_aws_path(path: str) -> bool:
     return path.startswith("/2015-03-31/")
 
 
-def aws_response(status_code: int, error_type: str, message: str) -> JSONResponse:
-    return JSONResponse(
-        status_code=status_code,
-        content={"Type": "User", "message": message},
-        headers={"x-amzn-ErrorType": error_type},
-    )
+def response(a: Answer) -> JSONResponse:
+    return JSONResponse(status_code=a.status, content=a.body, headers=a.headers or None)
+
+
+def error_response(path: str, exc: e.OpenRFTError) -> JSONResponse:
+    """`exc` answered in the shape of the surface that `path` belongs to."""
+    return response(answer(exc, aws=is_aws_path(path)))
 
 
 def _loc_to_param(loc: tuple[Any, ...]) -> str | None:
@@ -99,43 +106,28 @@ def _loc_to_param(loc: tuple[Any, ...]) -> str | None:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(OpenRFTError)
-    async def _openrft(request: Request, exc: OpenRFTError) -> JSONResponse:
-        if is_aws_path(request.url.path):
-            aws_type = {401: "UnrecognizedClientException", 403: "AccessDeniedException"}.get(
-                exc.status_code, "InvalidParameterValueException"
-            )
-            return aws_response(exc.status_code, aws_type, exc.message)
-        return JSONResponse(status_code=exc.status_code, content=exc.body())
-
-    @app.exception_handler(AwsError)
-    async def _aws(request: Request, exc: AwsError) -> JSONResponse:
-        if not is_aws_path(request.url.path):  # e.g. a SigV4 failure on /v1: that surface's shape, AWS's code
-            error = OpenRFTError(exc.message, code=exc.error_type)
-            error.type = "server_error" if exc.status_code >= 500 else error.type
-            return JSONResponse(status_code=exc.status_code, content=error.body())
-        return aws_response(exc.status_code, exc.error_type, exc.message)
+    @app.exception_handler(e.OpenRFTError)
+    async def _openrft(request: Request, exc: e.OpenRFTError) -> JSONResponse:
+        return error_response(request.url.path, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         param = _loc_to_param(tuple(first.get("loc", ())))
         message = f"{param}: {first['msg']}" if param else str(first["msg"])
-        if is_aws_path(request.url.path):
-            return aws_response(400, "InvalidParameterValueException", message)
-        return JSONResponse(status_code=400, content=InvalidRequest(message, param=param).body())
+        return error_response(request.url.path, e.InvalidRequest(message, param=param))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # The router's own answers (no such route, method not allowed), not a domain error.
         if is_aws_path(request.url.path):
-            return aws_response(exc.status_code, "ResourceNotFoundException", str(exc.detail))
-        err = OpenRFTError(str(exc.detail), code="not_found" if exc.status_code == 404 else None)
-        return JSONResponse(status_code=exc.status_code, content=err.body())
+            return response(aws_answer(exc.status_code, "ResourceNotFoundException", str(exc.detail)))
+        code = "not_found" if exc.status_code == 404 else None
+        return response(Answer(exc.status_code, openai_body(str(exc.detail), _CLIENT, None, code), {}))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         if is_aws_path(request.url.path):
-            return aws_response(500, "ServiceException", "internal error")
-        error = {"message": "internal server error", "type": "server_error", "param": None, "code": None}
-        return JSONResponse(status_code=500, content={"error": error})
+            return response(aws_answer(500, "ServiceException", "internal error"))
+        return response(Answer(500, openai_body("internal server error", _SERVER, None, None), {}))

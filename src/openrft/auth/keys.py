@@ -20,7 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from openrft.api.errors import AuthenticationFailed
+from openrft.errors import AuthenticationFailed
 from openrft.ids import new_id, now_s, random_token
 from openrft.settings import Settings
 from openrft.store import schema

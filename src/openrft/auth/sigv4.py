@@ -25,8 +25,8 @@ from urllib.parse import quote, unquote
 
 from cryptography.fernet import InvalidToken
 
-from openrft.api.errors import AuthenticationFailed, AwsError
 from openrft.auth.keys import Principal
+from openrft.errors import AuthenticationFailed, IncompleteSignature, InvalidSignature, UnrecognizedClient
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW_S = 15 * 60
@@ -51,19 +51,17 @@ class ParsedAuthorization:
     signature: str
 
 
-def invalid_signature(message: str = BAD_SIGNATURE) -> AwsError:
-    return AwsError(403, "InvalidSignatureException", message)
+def invalid_signature(message: str = BAD_SIGNATURE) -> InvalidSignature:
+    return InvalidSignature(message)
 
 
 def parse_authorization(header: str) -> ParsedAuthorization:
     match = _AUTH_RE.match(header.strip())
     if match is None:
-        raise AwsError(
-            400, "IncompleteSignatureException", "Authorization header requires Credential, SignedHeaders, Signature."
-        )
+        raise IncompleteSignature("Authorization header requires Credential, SignedHeaders, Signature.")
     scope = match["cred"].split("/")
     if len(scope) != 5 or scope[4] != "aws4_request":
-        raise AwsError(400, "IncompleteSignatureException", f"Credential should be scoped correctly: {match['cred']}")
+        raise IncompleteSignature(f"Credential should be scoped correctly: {match['cred']}")
     return ParsedAuthorization(
         key_id=scope[0],
         date=scope[1],
@@ -177,7 +175,7 @@ SecretLookup = Callable[[str], tuple[Principal, str]]  # key id -> (principal, s
 
 
 def verify(request: SignedRequest, lookup: SecretLookup, *, now: datetime | None = None) -> Principal:
-    """The principal of a SigV4-signed request; raises AwsError (403) when it does not verify.
+    """The principal of a SigV4-signed request; raises InvalidSignature or UnrecognizedClient when it does not verify.
 
     `lookup` is the only thing it reads from outside: the key's secret (and who it belongs to).
     """
@@ -188,7 +186,7 @@ def verify(request: SignedRequest, lookup: SecretLookup, *, now: datetime | None
     try:
         principal, secret = lookup(auth.key_id)
     except (AuthenticationFailed, InvalidToken, TypeError) as exc:  # unknown, revoked, or no usable secret
-        raise AwsError(403, "UnrecognizedClientException", BAD_TOKEN) from exc
+        raise UnrecognizedClient(BAD_TOKEN) from exc
     body_hash = hashlib.sha256(request.body).hexdigest()
     claimed = first.get("x-amz-content-sha256")
     if claimed is not None and claimed != body_hash:  # UNSIGNED-PAYLOAD is S3's; Lambda signs bodies

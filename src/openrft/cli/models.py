@@ -33,7 +33,7 @@ def list_models(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @app.command("add")
 def add(model_id: str = typer.Argument(..., metavar="ID"), path: Path = typer.Argument(..., metavar="PATH")) -> None:
     """Register a local Hugging Face causal LM folder as a base model every project can call."""
-    from openrft.api.errors import OpenRFTError
+    from openrft.errors import OpenRFTError
     from openrft.inference.registry import add_base_model
     from openrft.settings import get_settings
     from openrft.store.db import Store
@@ -55,7 +55,7 @@ def export(
     model_id: str = typer.Argument(..., metavar="MODEL"), out_dir: Path = typer.Argument(..., metavar="DIR")
 ) -> None:
     """Write MODEL as a merged Hugging Face folder in DIR, and its LoRA adapter alone in DIR/adapter."""
-    from openrft.api.errors import OpenRFTError
+    from openrft.errors import OpenRFTError
     from openrft.inference.export import export_model
     from openrft.settings import get_settings
     from openrft.store.db import Store

@@ -15,7 +15,13 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from openrft.api.errors import AwsError
+from openrft.errors import (
+    InvalidParameterValue,
+    PreconditionFailed,
+    RequestTooLarge,
+    ResourceConflict,
+    ResourceNotFound,
+)
 from openrft.functions import unzip
 
 RUNTIMES = ("python3.11", "python3.12")
@@ -25,22 +31,24 @@ MAX_ENV_BYTES = 4096
 ENV_KEY_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*$")
 
 
-def not_found(message: str) -> AwsError:
-    return AwsError(404, "ResourceNotFoundException", message)
+# Every error the registry raises (a caller that resolves a function name catches these).
+REGISTRY_ERRORS = (ResourceNotFound, InvalidParameterValue, ResourceConflict, PreconditionFailed, RequestTooLarge)
 
 
-def invalid(message: str) -> AwsError:
-    return AwsError(400, "InvalidParameterValueException", message)
+def not_found(message: str) -> ResourceNotFound:
+    return ResourceNotFound(message)
 
 
-def conflict(message: str) -> AwsError:
-    return AwsError(409, "ResourceConflictException", message)
+def invalid(message: str) -> InvalidParameterValue:
+    return InvalidParameterValue(message)
 
 
-def precondition_failed() -> AwsError:
-    return AwsError(
-        412,
-        "PreconditionFailedException",
+def conflict(message: str) -> ResourceConflict:
+    return ResourceConflict(message)
+
+
+def precondition_failed() -> PreconditionFailed:
+    return PreconditionFailed(
         "The Revision Id provided does not match the latest Revision Id. "
         "Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
     )
@@ -88,7 +96,7 @@ def code_sha256(zip_bytes: bytes) -> str:
 def validate_zip(zip_bytes: bytes, handler: str) -> None:
     """A readable zip, no path escaping its root, within AWS's size limits (inflated), holding the handler module."""
     if len(zip_bytes) > MAX_ZIP_BYTES:
-        raise AwsError(413, "RequestTooLargeException", f"Zipped code must be at most {MAX_ZIP_BYTES} bytes")
+        raise RequestTooLarge(f"Zipped code must be at most {MAX_ZIP_BYTES} bytes")
     try:
         names = {name.replace("\\", "/") for name in unzip.check_zip(zip_bytes, MAX_UNZIPPED_BYTES)}
     except unzip.Refused as exc:

@@ -311,8 +311,9 @@ def call_reward_function(
     """Score `events` (from build_reward_event) with the function `ref` in batches of `batch_size`.
 
     `ctx` is anything with `store`, `settings`, `blobs` (and optionally `sandbox`): the API's
-    AppContext or the graders' GradingContext. Resolution errors (unknown function) raise AwsError;
-    everything that goes wrong while scoring is a per-sample error in the result.
+    AppContext or the graders' GradingContext. Resolution errors (unknown function) raise the
+    registry's errors (`package.REGISTRY_ERRORS`); everything that goes wrong while scoring is a
+    per-sample error in the result.
     """
     started = time.monotonic()
     batches = [events[i : i + batch_size] for i in range(0, len(events), batch_size)]

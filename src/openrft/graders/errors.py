@@ -1,13 +1,13 @@
 """Grader errors: one refused at validation time, one per failed sample at grading time.
 
-`GraderValidationError` is a 400 in OpenAI's shape (it subclasses the API's `InvalidRequest`) naming the
+`GraderValidationError` is a 400 in OpenAI's shape (it subclasses the domain's `InvalidRequest`) naming the
 field at fault, e.g. `param="grader.graders.x.operation"`. `GradeError` never leaves the grading code:
 it marks one sample as failed with an error family of OpenAI's run-response metadata (reward 0, counted).
 """
 
 from __future__ import annotations
 
-from openrft.api.errors import InvalidRequest
+from openrft.errors import InvalidRequest
 
 # The error flags of GraderRunResponse.metadata.errors, in the SDK's order; each one is also a metrics family.
 ERROR_FAMILIES: tuple[str, ...] = (

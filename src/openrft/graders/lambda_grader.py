@@ -26,11 +26,11 @@ FAMILY = {
 
 def grade_many(grader: LambdaGrader, envs: list[dict[str, Any]], ctx: GradingContext) -> list[Outcome]:
     try:
+        from openrft.functions.package import REGISTRY_ERRORS
         from openrft.functions.reward import build_reward_event, call_reward_function
     except ImportError as exc:
         details = f"reward functions are not available in this installation: {exc}"
         return [Outcome(error="python_grader_server_error", details=details) for _ in envs]
-    from openrft.api.errors import AwsError
 
     events = [
         build_reward_event(
@@ -41,7 +41,7 @@ def grade_many(grader: LambdaGrader, envs: list[dict[str, Any]], ctx: GradingCon
     ref = grader.lambda_.function
     try:
         result = call_reward_function(ctx, ctx.project_id, ref, events)
-    except AwsError as exc:  # e.g. the function does not exist (any more) in this project
+    except REGISTRY_ERRORS as exc:  # e.g. the function does not exist (any more) in this project
         raise GraderValidationError(f"reward function {ref!r}: {exc.message}", param="grader.lambda.function") from None
     except RuntimeError as exc:  # e.g. an AWS ARN without boto3 installed
         return [Outcome(error="python_grader_server_error", details=str(exc)) for _ in envs]

@@ -30,8 +30,8 @@ from typing import Any
 
 import httpx
 
-from openrft.api.errors import OpenRFTError
 from openrft.egress import EgressDenied, EgressPolicy
+from openrft.errors import OpenRFTError
 from openrft.graders import schemas as s
 from openrft.graders.context import GradingContext, Outcome, TokenUsage
 from openrft.graders.errors import GradeError

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from openrft.api.chat import service
 from openrft.api.chat.schemas import ChatCompletionCreate
-from openrft.api.errors import InvalidRequest
+from openrft.errors import InvalidRequest
 from openrft.inference.engine import get_engine
 
 

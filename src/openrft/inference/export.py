@@ -12,8 +12,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from openrft.api.errors import Conflict, NotFound
 from openrft.atomicdir import atomic_directory
+from openrft.errors import Conflict, NotFound
 from openrft.inference.registry import ResolvedModel, resolve
 from openrft.settings import Settings
 from openrft.store.db import Store

@@ -23,8 +23,8 @@ from typing import Any
 import sqlalchemy as sa
 from filelock import FileLock
 
-from openrft.api.errors import InvalidRequest, NotFound
 from openrft.atomicdir import atomic_directory
+from openrft.errors import InvalidRequest, NotFound
 from openrft.ids import now_s
 from openrft.settings import Settings
 from openrft.store.db import Store

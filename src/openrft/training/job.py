@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from openrft.api.errors import NotFound
+from openrft.errors import NotFound
 from openrft.jobstate import JobHandle, fine_tuned_model_id
 from openrft.settings import Settings
 from openrft.store.blobs import BlobStore

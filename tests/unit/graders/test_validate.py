@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from openrft.api.errors import InvalidRequest
+from openrft.errors import InvalidRequest
 from openrft.graders import GraderValidationError, redact, validate_grader
 
 SC = {
@@ -113,8 +113,11 @@ BAD: list[tuple[Any, str, str]] = [
     ({**SM, "openrft": {"api_key_env": "JUDGE_KEY"}}, "grader.openrft.api_key_env", "only sent to an api_base"),
     ({**SM, "openrft": {"api_base": "http://127.0.0.1:9/v1"}}, "grader.openrft.api_base", "OPENRFT_OUTBOUND_ALLOW"),
     ({"type": "lambda", "lambda": {"function": "http://169.254.169.254/x"}}, "grader.lambda.function", "link-local"),
-    (multi({"fn": {"type": "lambda", "name": "fn", "lambda": {"function": "http://10.0.0.1/"}}}, "fn"),
-     "grader.graders.fn.lambda.function", "private addresses"),
+    (
+        multi({"fn": {"type": "lambda", "name": "fn", "lambda": {"function": "http://10.0.0.1/"}}}, "fn"),
+        "grader.graders.fn.lambda.function",
+        "private addresses",
+    ),
     ({**SM, "sampling_params": {"top_p": 2}}, "grader.sampling_params.top_p", "less than or equal"),
     (multi({"lm": {**LM, "passing_labels": ["great"]}}, "lm"), "grader.graders.lm.passing_labels", "subset of labels"),
     (multi({"lm": {**LM, "labels": ["a", "a"]}}, "lm"), "grader.graders.lm.labels", "distinct"),

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from openrft.api.chat.schemas import ChatCompletionCreate, CompletionCreate, SamplingFields
-from openrft.api.errors import InvalidRequest, OpenRFTError
+from openrft.errors import GenerationFailed, InvalidRequest
 from openrft.ids import new_id, now_s
 from openrft.inference import prompts
 from openrft.inference.engine import Delta, Engine, Finished, SamplingParams, SequenceHandle, TokenLogprob
@@ -35,12 +35,6 @@ class StoreContext(Protocol):
 
     @property
     def settings(self) -> Settings: ...
-
-
-class GenerationFailed(OpenRFTError):
-    status_code = 500
-    type = "server_error"
-    code = "generation_failed"
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import IO
 from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from openrft.api.errors import InvalidRequest, PayloadTooLarge
+from openrft.errors import InvalidRequest, PayloadTooLarge
 
 SPOOL_MEMORY_BYTES = 4 * 1024 * 1024
 MAX_FIELD_BYTES = 64 * 1024

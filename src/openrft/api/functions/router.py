@@ -15,7 +15,6 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from openrft.api.deps import AppContext, get_ctx, get_principal
-from openrft.api.errors import AwsError
 from openrft.api.functions import schemas, service
 from openrft.api.functions.schemas import (
     AliasConfiguration,
@@ -27,6 +26,7 @@ from openrft.api.functions.schemas import (
 )
 from openrft.api.openapi import aws_errors, json_body
 from openrft.auth.keys import Principal
+from openrft.errors import RequestTooLarge
 from openrft.functions import registry
 from openrft.functions.registry import FunctionSpec
 
@@ -38,9 +38,7 @@ MAX_REQUEST_BYTES = 70_167_211  # AWS's CreateFunction request limit (a 50 MB zi
 
 async def raw_body(request: Request) -> bytes:
     """The body, refused past AWS's request limit before it is all in memory."""
-    too_large = AwsError(
-        413, "RequestTooLargeException", f"Request must be smaller than {MAX_REQUEST_BYTES} bytes for this operation"
-    )
+    too_large = RequestTooLarge(f"Request must be smaller than {MAX_REQUEST_BYTES} bytes for this operation")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_REQUEST_BYTES:
         raise too_large

@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from openrft.api.errors import AwsError
+from openrft.errors import InvalidParameterValue
 
 
 class _Body(BaseModel):
@@ -193,26 +193,22 @@ def parse_body(model: type[M], raw: bytes) -> M:
     except ValidationError as exc:
         first: dict[str, Any] = dict(exc.errors()[0])
         where = ".".join(str(p) for p in first.get("loc", ())) or "body"
-        raise AwsError(400, "InvalidParameterValueException", f"{where}: {first['msg']}") from exc
+        raise InvalidParameterValue(f"{where}: {first['msg']}") from exc
 
 
 def decode_zip(value: str | None, *, s3: str | None = None, image: str | None = None) -> bytes:
     if s3 or image:
-        raise AwsError(
-            400,
-            "InvalidParameterValueException",
-            "Only Code.ZipFile is supported here (no S3 code, no container images): send the zip inline.",
+        raise InvalidParameterValue(
+            "Only Code.ZipFile is supported here (no S3 code, no container images): send the zip inline."
         )
     if not value:
-        raise AwsError(400, "InvalidParameterValueException", "Code.ZipFile is required (base64 of a zip).")
+        raise InvalidParameterValue("Code.ZipFile is required (base64 of a zip).")
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise AwsError(400, "InvalidParameterValueException", "Code.ZipFile is not valid base64.") from exc
+        raise InvalidParameterValue("Code.ZipFile is not valid base64.") from exc
 
 
 def check_routing(routing: AliasRoutingConfiguration | None) -> None:
     if routing is not None and routing.AdditionalVersionWeights:
-        raise AwsError(
-            400, "InvalidParameterValueException", "Weighted alias routing (RoutingConfig) is not supported."
-        )
+        raise InvalidParameterValue("Weighted alias routing (RoutingConfig) is not supported.")

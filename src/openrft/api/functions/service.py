@@ -17,7 +17,7 @@ from typing import Any
 
 from openrft import safejson
 from openrft.api.deps import AppContext
-from openrft.api.errors import AwsError
+from openrft.errors import InvalidRequestContent, RequestTooLarge, ServerFault
 from openrft.functions import registry
 from openrft.functions.arn import account_id, function_arn
 
@@ -135,17 +135,13 @@ def _log_result(request_id: str, version: str, log_tail: str, duration_s: float,
 
 def _parse_payload(payload: bytes) -> Any:
     if len(payload) > MAX_SYNC_PAYLOAD:
-        raise AwsError(
-            413,
-            "RequestTooLargeException",
-            f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation",
-        )
+        raise RequestTooLarge(f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation")
     if not payload.strip():
         return {}
     try:
         return safejson.loads(payload)
     except (ValueError, UnicodeDecodeError) as exc:  # malformed, nested too deeply, NaN
-        raise AwsError(400, "InvalidRequestContentException", f"Could not parse request body into json: {exc}") from exc
+        raise InvalidRequestContent(f"Could not parse request body into json: {exc}") from exc
 
 
 def invoke(
@@ -206,4 +202,4 @@ def _run(ctx: AppContext, fn: registry.ResolvedFunction, event: Any, request_id:
         pool = getattr(ctx, "sandbox", None) or get_pool(ctx.settings)
         return pool.invoke(fn.bundle, entry=fn.handler, payload=event, limits=fn.limits, kind="lambda", context=context)
     except SandboxUnavailable as exc:
-        raise AwsError(500, "ServiceException", str(exc)) from exc
+        raise ServerFault(str(exc), code="ServiceException") from exc

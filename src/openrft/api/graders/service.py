@@ -6,9 +6,9 @@ from typing import Any
 
 from openrft import safejson
 from openrft.api.deps import AppContext
-from openrft.api.errors import AwsError
 from openrft.auth.keys import Principal
 from openrft.functions.arn import is_aws_arn
+from openrft.functions.package import REGISTRY_ERRORS
 from openrft.functions.registry import get_version, split_ref
 from openrft.graders import GradingContext, Sample, run_response, validate_grader
 from openrft.graders.errors import GraderValidationError
@@ -43,7 +43,7 @@ def checked_grader(ctx: AppContext, project_id: str, grader: Any) -> dict[str, A
             continue
         try:
             get_version(ctx.store, project_id, *split_ref(project_id, ref))
-        except AwsError as exc:
+        except REGISTRY_ERRORS as exc:
             raise GraderValidationError(f"{param}: reward function {ref!r}: {exc.message}", param=param) from None
     return normalized
 

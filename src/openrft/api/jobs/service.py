@@ -20,7 +20,6 @@ from pydantic import ValidationError
 
 from openrft import datasets, jobstatus
 from openrft.api.deps import AppContext
-from openrft.api.errors import Conflict, InvalidRequest, NotFound
 from openrft.api.graders.service import checked_grader
 from openrft.api.jobs.schemas import (
     MAX_METADATA_KEY,
@@ -32,6 +31,7 @@ from openrft.api.jobs.schemas import (
     RFTHyperparameters,
 )
 from openrft.auth.keys import Principal
+from openrft.errors import Conflict, InvalidRequest, NotFound
 from openrft.ids import now_s, random_token
 from openrft.inference import registry
 from openrft.jobstate import checkpoint_object, insert_event

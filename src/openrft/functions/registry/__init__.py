@@ -9,9 +9,9 @@ A function has a mutable `$LATEST` and immutable published versions `1, 2, ...` 
 zip stored once per content as blob `functions/<project>/<name>/<sha256 hex>.zip`; `CodeSha256` is
 `base64(sha256(zip))`, as AWS reports it.
 
-Errors are raised as `AwsError` with AWS's exception names, because the Lambda API is the main caller;
-graders catch them as ordinary exceptions. Every query is scoped to a project: another project's
-function simply does not exist.
+Errors are the domain's Lambda errors (`openrft.errors`: ResourceNotFound, ...), coded with AWS's
+exception names because the Lambda API is the main caller; graders catch them as ordinary
+exceptions. Every query is scoped to a project: another project's function simply does not exist.
 """
 
 from __future__ import annotations

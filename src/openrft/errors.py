@@ -1,0 +1,130 @@
+"""Domain errors: what went wrong, in openrft's terms, with no HTTP in them.
+
+The core (store, auth, graders, functions, training, inference) raises these; `openrft.api.errors` is
+the one place that turns them into an answer on the wire, from one table (status and error type per
+class, for OpenAI's surface and for AWS's), resolved along each exception's MRO. Each error carries a
+human `message`, the request field at fault (`param`, dotted) and a machine-readable `code`.
+
+Where the Lambda API's contract names an error AWS's way (botocore turns the name into an exception
+class), the error is its own subclass here and its `code` is that name, so a caller reads the same
+code on either surface.
+"""
+
+from __future__ import annotations
+
+
+class OpenRFTError(Exception):
+    """An error the caller caused or can act on."""
+
+    code: str | None = None
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+
+
+class InvalidRequest(OpenRFTError):
+    """The request is malformed or a value in it is out of bounds."""
+
+
+class InvalidParameterValue(InvalidRequest):
+    """A Lambda parameter out of bounds (a function's configuration or code, a qualifier)."""
+
+    code = "InvalidParameterValueException"
+
+
+class InvalidRequestContent(InvalidRequest):
+    """A body that does not parse as the JSON it must be."""
+
+    code = "InvalidRequestContentException"
+
+
+class IncompleteSignature(InvalidRequest):
+    """A SigV4 Authorization header that lacks a part or scopes its credential wrongly."""
+
+    code = "IncompleteSignatureException"
+
+
+class AuthenticationFailed(OpenRFTError):
+    """No credentials, or ones that name no live key."""
+
+    code = "invalid_api_key"
+
+
+class PermissionDenied(OpenRFTError):
+    """The caller is known but may not do this."""
+
+    code = "insufficient_permissions"
+
+
+class InvalidSignature(PermissionDenied):
+    """A SigV4 signature that does not match the request, or is out of its time window."""
+
+    code = "InvalidSignatureException"
+
+
+class UnrecognizedClient(PermissionDenied):
+    """A SigV4 access key id that names no usable key."""
+
+    code = "UnrecognizedClientException"
+
+
+class NotFound(OpenRFTError):
+    """The resource does not exist (or is not the caller's to see)."""
+
+    code = "not_found"
+
+
+class ResourceNotFound(NotFound):
+    """A Lambda function, version or alias that does not exist."""
+
+    code = "ResourceNotFoundException"
+
+
+class Conflict(OpenRFTError):
+    """The resource's state does not allow this."""
+
+    code = "conflict"
+
+
+class ResourceConflict(Conflict):
+    """A Lambda function or alias that already exists, or is in use."""
+
+    code = "ResourceConflictException"
+
+
+class PreconditionFailed(Conflict):
+    """A RevisionId that is not the latest one."""
+
+    code = "PreconditionFailedException"
+
+
+class PayloadTooLarge(OpenRFTError):
+    """An upload or a body over its size limit."""
+
+    code = "file_too_large"
+
+
+class RequestTooLarge(PayloadTooLarge):
+    """A Lambda request (or function code) over AWS's size limit."""
+
+    code = "RequestTooLargeException"
+
+
+class Unavailable(OpenRFTError):
+    """A dependency is down or busy; the same request may work later."""
+
+    code = "unavailable"
+
+
+class ServerFault(OpenRFTError):
+    """openrft failed, not the caller (e.g. no sandbox could start)."""
+
+
+class GenerationFailed(ServerFault):
+    """The inference engine failed while generating a completion."""
+
+    code = "generation_failed"
