@@ -40,7 +40,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from openrft import jobstatus
-from openrft.api.deps import AppContext
+from openrft.context import AppContext
 from openrft.ids import random_token
 from openrft.jobstate import insert_event
 from openrft.jobstatus import Applied, Lease, LeaseLost

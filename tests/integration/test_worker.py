@@ -18,10 +18,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from openrft.api.app import build_context
-from openrft.api.deps import AppContext
 from openrft.api.jobs import service
 from openrft.auth.keys import Principal
+from openrft.context import AppContext, build_context
 from openrft.ids import now_s
 from openrft.jobstate import JobHandle, LeaseLost
 from openrft.settings import Settings
@@ -242,7 +241,7 @@ def test_a_dead_workers_job_is_reclaimed_after_its_lease_expires(
     make_job(ctx, "ftjob-d")
     script = (
         "import sys\n"
-        "from openrft.api.app import build_context\n"
+        "from openrft.context import build_context\n"
         "from openrft.settings import Settings\n"
         "from openrft.worker import Worker\n"
         "Worker(build_context(Settings(lease_s=3, heartbeat_s=0.5)), command=sys.argv[1:]).run_once()\n"

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from openrft.api.deps import AppContext
 from openrft.auth.keys import KeyCipher
+from openrft.context import AppContext
 from openrft.ids import now_s
 from openrft.settings import Settings
 from openrft.store import schema

@@ -83,7 +83,7 @@ def test_sweep_removes_only_old_unreachable_blobs(store: Store, backend_settings
 def test_server_start_sweeps(backend_settings: Settings) -> None:
     blobs = BlobStore(backend_settings.blobs_dir)
     put(blobs, "file-orphan", old=True)
-    from openrft.api.app import build_context
+    from openrft.context import build_context
 
     ctx = build_context(backend_settings)
     ctx.store.dispose()

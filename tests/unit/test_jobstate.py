@@ -7,8 +7,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from openrft.api.app import build_context
-from openrft.api.deps import AppContext
+from openrft.context import AppContext, build_context
 from openrft.ids import now_s
 from openrft.jobstate import JobHandle, LeaseLost, fine_tuned_model_id
 from openrft.settings import Settings

@@ -14,12 +14,11 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from openrft.api.app import build_context
-from openrft.api.deps import AppContext
 from openrft.api.errors import answer
 from openrft.auth import sigv4
 from openrft.auth.keys import secret_for_key_id
 from openrft.auth.sigv4 import SignedRequest
+from openrft.context import AppContext, build_context
 from openrft.errors import OpenRFTError
 from openrft.settings import Settings
 

@@ -16,7 +16,6 @@ from fastapi import FastAPI
 from openrft import __version__
 from openrft.api.bodylimits import JSONBodyLimits
 from openrft.api.chat.router import router as chat_router
-from openrft.api.deps import AppContext
 from openrft.api.errors import install_error_handlers
 from openrft.api.files.router import router as files_router
 from openrft.api.functions.router import router as functions_router
@@ -25,28 +24,11 @@ from openrft.api.jobs.router import router as jobs_router
 from openrft.api.models.router import router as models_router
 from openrft.api.openapi import aws_errors, build_openapi, openai_errors
 from openrft.api.organization.router import router as organization_router
-from openrft.auth.keys import KeyCipher, ensure_bootstrap
+from openrft.context import build_context
 from openrft.functions.sandbox import sandbox_log_line
 from openrft.settings import Settings, get_settings
-from openrft.store.blobs import BlobStore
-from openrft.store.db import Store
-from openrft.store.sweep import sweep_file_blobs
 
 log = logging.getLogger(__name__)
-
-
-def build_context(settings: Settings) -> AppContext:
-    settings.home.mkdir(parents=True, exist_ok=True)
-    store = Store.from_settings(settings)
-    ensure_bootstrap(store, settings)
-    blobs = BlobStore(settings.blobs_dir)
-    sweep_file_blobs(store, blobs)  # bytes of crashed uploads and finished deletes
-    return AppContext(
-        settings=settings,
-        store=store,
-        blobs=blobs,
-        cipher=KeyCipher(settings.master_key_path),
-    )
 
 
 def create_app(settings: Settings | None = None, *, embedded_worker: bool | None = None) -> FastAPI:

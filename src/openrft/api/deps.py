@@ -8,8 +8,6 @@ every path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from fastapi import Depends, Request
 from fastapi.openapi.models import APIKey, APIKeyIn
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -17,22 +15,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from openrft.auth import sigv4
-from openrft.auth.keys import KeyCipher, Principal, authenticate_bearer, record_use, secret_for_key_id
+from openrft.auth.keys import Principal, authenticate_bearer, record_use, secret_for_key_id
 from openrft.auth.sigv4 import ALGORITHM
+from openrft.context import AppContext
 from openrft.errors import AuthenticationFailed, PermissionDenied
-from openrft.settings import Settings
-from openrft.store.blobs import BlobStore
-from openrft.store.db import Store
-
-
-@dataclass
-class AppContext:
-    """Everything a service needs, built once in `create_app` and kept on `app.state.ctx`."""
-
-    settings: Settings
-    store: Store
-    blobs: BlobStore
-    cipher: KeyCipher
 
 
 def get_ctx(request: Request) -> AppContext:

@@ -44,7 +44,7 @@ def serve(
 
 def worker() -> None:
     """Run a worker that claims queued jobs from the same store as the server."""
-    from openrft.api.app import build_context
+    from openrft.context import build_context
     from openrft.settings import get_settings
     from openrft.worker import Worker
 

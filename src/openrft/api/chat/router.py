@@ -10,9 +10,10 @@ from fastapi.responses import StreamingResponse
 
 from openrft.api.chat import service
 from openrft.api.chat.schemas import ChatCompletion, ChatCompletionCreate, Completion, CompletionCreate
-from openrft.api.deps import AppContext, get_ctx, get_principal
+from openrft.api.deps import get_ctx, get_principal
 from openrft.api.openapi import openai_errors
 from openrft.auth.keys import Principal
+from openrft.context import AppContext
 from openrft.inference.engine import get_engine
 
 router = APIRouter(tags=["chat"])

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
-from openrft.api.deps import AppContext, get_ctx, get_principal
+from openrft.api.deps import get_ctx, get_principal
 from openrft.api.files import service
 from openrft.api.files.schemas import FileCreate, FileDeleted, FileList, FileObject
 from openrft.api.files.upload import read_upload
 from openrft.api.openapi import multipart_body, openai_errors
 from openrft.auth.keys import Principal
+from openrft.context import AppContext
 
 router = APIRouter(tags=["files"])
 

@@ -15,10 +15,10 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 
-from openrft.api.deps import AppContext
 from openrft.api.files.schemas import PURPOSES, FileDeleted, FileList, FileObject
 from openrft.api.files.upload import Upload
 from openrft.auth.keys import Principal
+from openrft.context import AppContext
 from openrft.datasets import DatasetError, count_finetune_rows
 from openrft.errors import InvalidRequest, NotFound
 from openrft.ids import new_id, now_s

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from openrft.api.deps import AppContext, get_ctx, get_principal
+from openrft.api.deps import get_ctx, get_principal
 from openrft.api.functions import schemas, service
 from openrft.api.functions.schemas import (
     AliasConfiguration,
@@ -26,6 +26,7 @@ from openrft.api.functions.schemas import (
 )
 from openrft.api.openapi import aws_errors, json_body
 from openrft.auth.keys import Principal
+from openrft.context import AppContext
 from openrft.errors import RequestTooLarge
 from openrft.functions import registry
 from openrft.functions.registry import FunctionSpec

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openrft import safejson
-from openrft.api.deps import AppContext
+from openrft.context import AppContext
 from openrft.errors import InvalidRequestContent, RequestTooLarge, ServerFault
 from openrft.functions import registry
 from openrft.functions.arn import account_id, function_arn

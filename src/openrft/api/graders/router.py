@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from openrft.api.deps import AppContext, get_ctx, get_principal
+from openrft.api.deps import get_ctx, get_principal
 from openrft.api.graders import service
 from openrft.api.graders.schemas import (
     GraderRunRequest,
@@ -15,6 +15,7 @@ from openrft.api.graders.schemas import (
     GraderValidateResponse,
 )
 from openrft.auth.keys import Principal
+from openrft.context import AppContext
 
 router = APIRouter(prefix="/fine_tuning/alpha/graders", tags=["graders"])
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from openrft import safejson
-from openrft.api.deps import AppContext
 from openrft.auth.keys import Principal
+from openrft.context import AppContext
 from openrft.functions.arn import is_aws_arn
 from openrft.functions.package import REGISTRY_ERRORS
 from openrft.functions.registry import get_version, split_ref

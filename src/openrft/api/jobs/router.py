@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 
-from openrft.api.deps import AppContext, get_ctx, get_principal
+from openrft.api.deps import get_ctx, get_principal
 from openrft.api.jobs import service
 from openrft.api.jobs.schemas import (
     FineTuningJob,
@@ -18,6 +18,7 @@ from openrft.api.jobs.schemas import (
 )
 from openrft.api.openapi import json_body, openai_errors
 from openrft.auth.keys import Principal
+from openrft.context import AppContext
 
 router = APIRouter(prefix="/fine_tuning/jobs", tags=["fine-tuning"])
 

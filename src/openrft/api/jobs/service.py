@@ -19,7 +19,6 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 
 from openrft import datasets, jobstatus
-from openrft.api.deps import AppContext
 from openrft.api.graders.service import checked_grader
 from openrft.api.jobs.schemas import (
     MAX_METADATA_KEY,
@@ -31,6 +30,7 @@ from openrft.api.jobs.schemas import (
     RFTHyperparameters,
 )
 from openrft.auth.keys import Principal
+from openrft.context import AppContext
 from openrft.errors import Conflict, InvalidRequest, NotFound
 from openrft.ids import now_s, random_token
 from openrft.inference import registry

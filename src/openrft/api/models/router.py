@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from openrft.api.deps import AppContext, get_ctx, get_principal
+from openrft.api.deps import get_ctx, get_principal
 from openrft.api.models import service
 from openrft.api.models.schemas import Model, ModelDeleted, ModelList
 from openrft.api.openapi import openai_errors
 from openrft.auth.keys import Principal
+from openrft.context import AppContext
 
 router = APIRouter(tags=["models"])
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from openrft.api.deps import AppContext
 from openrft.api.models.schemas import Model, ModelDeleted, ModelList, model_from_row
+from openrft.context import AppContext
 from openrft.inference import registry
 from openrft.inference.engine import get_engine
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from openrft.api.deps import AppContext, get_ctx, require_admin
+from openrft.api.deps import get_ctx, require_admin
 from openrft.api.openapi import openai_errors
 from openrft.api.organization import service
 from openrft.api.organization.schemas import (
@@ -22,6 +22,7 @@ from openrft.api.organization.schemas import (
     ServiceAccountCreated,
     ServiceAccountDeleted,
 )
+from openrft.context import AppContext
 
 router = APIRouter(prefix="/organization", tags=["organization"], dependencies=[Depends(require_admin)])
 NOT_FOUND = openai_errors(404)

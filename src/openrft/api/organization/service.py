@@ -12,7 +12,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from openrft.api.deps import AppContext
 from openrft.api.organization.schemas import (
     ApiKey,
     ApiKeyDeleted,
@@ -24,6 +23,7 @@ from openrft.api.organization.schemas import (
     ServiceAccountDeleted,
 )
 from openrft.auth.keys import ADMIN_KEY_ID, DEFAULT_PROJECT_ID, create_key
+from openrft.context import AppContext
 from openrft.errors import InvalidRequest, NotFound
 from openrft.ids import new_id, now_s
 from openrft.store import schema
