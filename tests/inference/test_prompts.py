@@ -9,10 +9,10 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 from openrft import datasets
-from openrft.api.chat.schemas import ChatCompletionCreate
-from openrft.api.chat.service import render_chat as serving_render
 from openrft.errors import InvalidRequest
 from openrft.inference import prompts
+from openrft.inference.completions import render_chat as serving_render
+from openrft.inference.schemas import ChatCompletionCreate
 from openrft.training.rollout import render_prompt as training_render
 
 # A template that shows everything a renderer could get wrong: the role as given, tools, tool calls.

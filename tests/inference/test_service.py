@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from openrft.api.chat import service
-from openrft.api.chat.schemas import ChatCompletionCreate
 from openrft.auth.keys import ensure_bootstrap
 from openrft.errors import InvalidRequest, NotFound
+from openrft.inference import completions as service
 from openrft.inference.chat import chat_completion
 from openrft.inference.engine import SequenceHandle, get_engine
 from openrft.inference.registry import add_base_model
+from openrft.inference.schemas import ChatCompletionCreate
 from openrft.settings import Settings
 from openrft.store.db import Store
 from tests.inference.tiny import tiny_dirs_fixture  # noqa: F401

@@ -13,10 +13,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from openrft.api.chat import service
-from openrft.api.chat.schemas import ChatCompletionCreate
 from openrft.errors import InvalidRequest
+from openrft.inference import completions as service
 from openrft.inference.engine import get_engine
+from openrft.inference.schemas import ChatCompletionCreate
 
 
 async def _never_disconnected() -> bool:

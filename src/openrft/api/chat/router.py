@@ -9,12 +9,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from openrft.api.chat import service
-from openrft.api.chat.schemas import ChatCompletion, ChatCompletionCreate, Completion, CompletionCreate
 from openrft.api.deps import get_ctx, get_principal
 from openrft.api.openapi import openai_errors
 from openrft.auth.keys import Principal
 from openrft.context import AppContext
-from openrft.inference.engine import get_engine
+from openrft.inference.completions import Prepared
+from openrft.inference.schemas import ChatCompletion, ChatCompletionCreate, Completion, CompletionCreate
 
 router = APIRouter(tags=["chat"])
 
@@ -31,12 +31,11 @@ def _streamed(chunk: str) -> dict[int | str, dict[str, Any]]:
     return {200: stream | {"content": {"text/event-stream": {"schema": event}}}, **openai_errors(404)}
 
 
-async def _respond(request: Request, prep: service.Prepared, *, stream: bool, include_usage: bool) -> Any:
-    engine = get_engine()
-    if stream:
-        events = service.stream(engine, prep, request.is_disconnected, include_usage=include_usage)
-        return StreamingResponse(events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-    return await service.complete(engine, prep, request.is_disconnected)
+async def _respond(request: Request, prep: Prepared, *, stream: bool, include_usage: bool) -> Any:
+    result = await service.answer(prep, request.is_disconnected, stream=stream, include_usage=include_usage)
+    if isinstance(result, dict):
+        return result
+    return StreamingResponse(result, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
 @router.post("/chat/completions", response_model=ChatCompletion, responses=_streamed("ChatCompletionChunk"))
@@ -46,7 +45,7 @@ async def create_chat_completion(
     principal: Principal = Depends(get_principal),
     ctx: AppContext = Depends(get_ctx),
 ) -> Any:
-    prep = await run_in_threadpool(service.prepare_chat, ctx, get_engine(), principal.project_id, body)
+    prep = await run_in_threadpool(service.prepare, ctx, principal, body)
     usage = bool(body.stream_options and body.stream_options.include_usage)
     return await _respond(request, prep, stream=body.stream, include_usage=usage)
 
@@ -58,6 +57,6 @@ async def create_completion(
     principal: Principal = Depends(get_principal),
     ctx: AppContext = Depends(get_ctx),
 ) -> Any:
-    prep = await run_in_threadpool(service.prepare_text, ctx, get_engine(), principal.project_id, body)
+    prep = await run_in_threadpool(service.prepare, ctx, principal, body)
     usage = bool(body.stream_options and body.stream_options.include_usage)
     return await _respond(request, prep, stream=body.stream, include_usage=usage)

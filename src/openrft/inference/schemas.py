@@ -1,6 +1,6 @@
 """Request and response bodies of /v1/chat/completions and /v1/completions, in OpenAI's names and order.
 
-`service.py` builds the responses as dicts; the routes validate them against `ChatCompletion` and
+`inference/completions.py` builds the responses as dicts; the API's routes validate them against `ChatCompletion` and
 `Completion` (openai.types.chat.ChatCompletion, openai.types.Completion). Streamed chunks
 (`ChatCompletionChunk`, `Completion`) go out as server-sent events and are checked by the tests with
 the SDK.
