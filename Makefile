@@ -12,6 +12,7 @@ lint:
 	$(PYTHON) -m ruff check src tests bench examples
 	$(PYTHON) -m ruff format --check src tests bench examples
 	$(PYTHON) -m mypy
+	$(PYTHON) -c 'import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())'
 
 format:
 	$(PYTHON) -m ruff format src tests bench examples

@@ -43,7 +43,9 @@ def test_lambda_grader_inside_multi() -> None:
             "graders": {"fn": {"type": "lambda", "name": "fn", "lambda": {"function": url}}},
             "calculate_output": "fn / 2",
         }
-        result = grade_batch(grader, [Sample(output_text="42")], [{"answer": "42"}], ctx=GradingContext("p", settings=LOOPBACK))
+        result = grade_batch(
+            grader, [Sample(output_text="42")], [{"answer": "42"}], ctx=GradingContext("p", settings=LOOPBACK)
+        )
     assert result.rewards == [pytest.approx(0.6)]
 
 
