@@ -2,12 +2,16 @@
 
 One job, one process (`openrft.training.run`). Per step: take `batch_size` prompts, sample
 `group_size` completions each (samples_per_prompt x compute_multiplier), at most `completion_budget`
-tokens long, grade them all with the job's grader, turn rewards into group advantages, take `ppo_epochs`
-AdamW steps on the clipped policy loss over that rollout (1, the default: on-policy, one update per
-rollout, the ratio is 1 and the clip never acts), write a metrics event. Every `eval_interval` steps
-(and at the last step): grade the validation prompts and write a checkpoint. `pause` checkpoints and
-stops; `cancel` stops; a crashed run resumes from the newest checkpoint and replays the same steps (data
-order, RNG and optimizer are all restored).
+tokens long, grade them all with the job's grader, turn rewards into group advantages, take one AdamW
+step on the policy loss, write a metrics event. Every `eval_interval` steps (and at the last step):
+grade the validation prompts and write a checkpoint. `pause` checkpoints and stops; `cancel` stops; a
+crashed run resumes from the newest checkpoint and replays the same steps (data order, RNG and optimizer
+are all restored).
+
+Simplification: one on-policy update per rollout, as nanochat's chat_rl and TRL's defaults do. The
+policy that is trained is the one that sampled, so there is no importance ratio to clip (losses.py).
+Several optimizer passes per rollout with a clipped ratio (PPO epochs) were measured on the quickstart
+task: 2 passes gave less held-out reward per wall-minute than 1 (docs/hyperparameters.md).
 
 Policy: LoRA (PEFT) on every attention and MLP projection by default; `lora_rank=0` trains all weights.
 Reference for the KL term (only when kl_beta > 0): the base model, i.e. the PEFT model with its adapter
@@ -56,14 +60,7 @@ def train(handle: JobHandle, settings: Settings, store: Store, job: Job) -> str:
 
     hp = job.hp
     spec = LOSSES[hp.loss]
-    loss_cfg = LossConfig(
-        clip_eps_low=hp.clip_eps_low,
-        clip_eps_high=hp.clip_eps_high,
-        gspo_clip_eps_low=hp.gspo_clip_eps_low,
-        gspo_clip_eps_high=hp.gspo_clip_eps_high,
-        kl_beta=hp.kl_beta,
-        completion_budget=hp.completion_budget,
-    )
+    loss_cfg = LossConfig(kl_beta=hp.kl_beta, completion_budget=hp.completion_budget)
     grading = GradingContext(
         project_id=job.project_id, settings=settings, store=store, blobs=BlobStore(settings.blobs_dir)
     )
@@ -282,67 +279,48 @@ def optimize(
     spec: Any,
     cfg: LossConfig,
 ) -> StepStats:
-    """Advantages for the whole step, then `ppo_epochs` clipped AdamW steps on the same rollout.
-
-    Each epoch is a micro-batched forward/backward over the whole rollout and one optimizer step. The old
-    policy of the PPO ratio is the policy that sampled, as the training forward computes it: the detached
-    log-probs of the first epoch's forward, taken before any update (so the ratio is exactly 1 there, and
-    the sampler's bf16 rounding never counts as a policy change; see training/precision.py). Later epochs
-    reuse them, so the ratio measures the updates of this step and the clip acts.
-    """
+    """Advantages for the whole step, then micro-batched forward/backward and one AdamW step (gradient norm clipped)."""
     model.train()
     advantages = spec.advantages(rewards, hp.group_size)  # [N]
     n_seqs, n_tokens = len(rewards), max(1, out.n_tokens)
     # Sequences with zero advantage carry no policy gradient; without a KL term they are skipped
     # (normalizers stay whole-batch, so the loss and gradient are unchanged).
     active = [i for i in range(n_seqs) if hp.kl_beta > 0 or advantages[i] != 0]
-    chunks = [
-        torch.tensor(active[s : s + hp.micro_batch_size], device=rewards.device)
-        for s in range(0, len(active), hp.micro_batch_size)
-    ]
-    old: list[torch.Tensor] = []  # [n, T] per chunk: log pi_old, from the first epoch
-    ref: list[torch.Tensor | None] = []  # [n, T] per chunk: log pi_ref (the base model never changes)
-    pg_loss = kl = clip_frac = grad_norm = entropy_sum = entropy_tokens = 0.0
-    attention = precision.training_attention(out.input_ids.shape[1])
-    for epoch in range(hp.ppo_epochs):
-        optimizer.zero_grad(set_to_none=True)
-        for i, rows in enumerate(chunks):
-            mask = out.completion_mask[rows]  # [n, T]
-            with precision.autocast(precision.resolve(hp.precision), model), precision.attention(model, attention):
-                logp, entropy = rollout.token_logprobs(
-                    model,
-                    out.input_ids[rows],
-                    out.attention_mask[rows],
-                    out.prompt_len,
-                    hp.temperature,
-                    with_entropy=epoch == 0,
-                    prompt_index=out.prompt_index[rows],
-                )
-                if epoch == 0:
-                    ref.append(reference_logprobs(model, reference, out, rows, hp) if hp.kl_beta > 0 else None)
-            if epoch == 0:
-                old.append(logp.detach())
-                assert entropy is not None
-                entropy_sum += float((entropy * mask).sum())
-                entropy_tokens += float(mask.sum())
-            x = LossInputs(logp, old[i], advantages[rows], mask, n_seqs, n_tokens, ref[i])
-            result = spec.objective(x, cfg)
-            result.loss.backward()
-            pg_loss, kl, clip_frac = pg_loss + result.pg_loss, kl + result.kl, clip_frac + result.clip_frac
-        norm = torch.nn.utils.clip_grad_norm_(
-            [p for g in optimizer.param_groups for p in g["params"]], hp.max_grad_norm
-        )
-        grad_norm += float(norm)
-        optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    pg_loss = kl = entropy_sum = entropy_tokens = 0.0
+    for start in range(0, len(active), hp.micro_batch_size):
+        rows = torch.tensor(active[start : start + hp.micro_batch_size], device=rewards.device)
+        mask = out.completion_mask[rows]  # [n, T]
+        attention = precision.training_attention(out.input_ids.shape[1])
+        with precision.autocast(precision.resolve(hp.precision), model), precision.attention(model, attention):
+            logp, entropy = rollout.token_logprobs(
+                model,
+                out.input_ids[rows],
+                out.attention_mask[rows],
+                out.prompt_len,
+                hp.temperature,
+                with_entropy=True,
+                prompt_index=out.prompt_index[rows],
+            )
+            ref_logp = reference_logprobs(model, reference, out, rows, hp) if hp.kl_beta > 0 else None
+        result = spec.objective(LossInputs(logp, advantages[rows], mask, n_seqs, n_tokens, ref_logp), cfg)
+        result.loss.backward()
+        pg_loss, kl = pg_loss + result.pg_loss, kl + result.kl
+        assert entropy is not None
+        entropy_sum += float((entropy * mask).sum())
+        entropy_tokens += float(mask.sum())
+    grad_norm = torch.nn.utils.clip_grad_norm_(
+        [p for g in optimizer.param_groups for p in g["params"]], hp.max_grad_norm
+    )
+    optimizer.step()
     model.eval()
-    return StepStats(  # losses, clip fraction and gradient norm: means over the epochs
+    return StepStats(
         reward_mean=float(rewards.mean()),
         advantage_mean=float(advantages.mean()),
-        pg_loss=pg_loss / hp.ppo_epochs,
-        kl=kl / hp.ppo_epochs,
-        clip_frac=clip_frac / hp.ppo_epochs,
+        pg_loss=pg_loss,
+        kl=kl,
         entropy=entropy_sum / max(entropy_tokens, 1.0),
-        grad_norm=grad_norm / hp.ppo_epochs,
+        grad_norm=float(grad_norm),
         response_length_mean=float(out.completion_mask.sum(dim=1).mean()),
         frac_reward_zero_std=frac_reward_zero_std(rewards, hp.group_size),
         learning_rate=hp.learning_rate,
