@@ -24,6 +24,7 @@ from openrft.errors import InvalidRequest, NotFound
 from openrft.ids import new_id, now_s
 from openrft.jobstatus import STATUSES, TERMINAL_STATUSES
 from openrft.store import schema
+from openrft.store.pages import keyset_page
 
 CHUNK_BYTES = 1024 * 1024
 MAX_LIST_LIMIT = 10_000
@@ -142,21 +143,22 @@ def list_files(
     scope = [files.c.project_id == principal.project_id, files.c.deleted_at.is_(None)]
     if purpose:
         scope.append(files.c.purpose == purpose)
-    keys = (files.c.created_at, files.c.id)
-    query = sa.select(files).where(*scope)
     with ctx.store.begin() as conn:
-        if after:
-            cursor = conn.execute(sa.select(*keys).where(*scope, files.c.id == after)).first()
-            if cursor is None:
-                raise InvalidRequest(f"Unknown cursor {after!r}: no such file in this list.", param="after")
-            beyond = sa.tuple_(*keys) < tuple(cursor) if order == "desc" else sa.tuple_(*keys) > tuple(cursor)
-            query = query.where(beyond)
-        ordering = [k.desc() for k in keys] if order == "desc" else list(keys)
-        rows = conn.execute(query.order_by(*ordering).limit(limit + 1)).all()
-    data = [to_object(r._mapping) for r in rows[:limit]]
+        rows, has_more = keyset_page(
+            conn,
+            files,
+            scope,
+            keys=(files.c.created_at, files.c.id),
+            id_column=files.c.id,
+            after=after,
+            limit=limit,
+            descending=order == "desc",
+            unknown_after=f"Unknown cursor {after!r}: no such file in this list.",
+        )
+    data = [to_object(r._mapping) for r in rows]
     return FileList(
         data=data,
-        has_more=len(rows) > limit,
+        has_more=has_more,
         first_id=data[0].id if data else None,
         last_id=data[-1].id if data else None,
     )

@@ -37,6 +37,7 @@ from openrft.inference import registry
 from openrft.jobstate import checkpoint_object, insert_event
 from openrft.jobstatus import TERMINAL_STATUSES, ImpossibleTransition
 from openrft.store import schema
+from openrft.store.pages import keyset_page
 from openrft.training import hparams
 
 jobs = schema.jobs
@@ -99,9 +100,8 @@ def event_object(row: Any) -> dict[str, Any]:
     }
 
 
-def page(items: list[dict[str, Any]], limit: int) -> dict[str, Any]:
-    """`items` holds up to limit+1 entries; the extra one only says there is more."""
-    return {"object": "list", "data": items[:limit], "has_more": len(items) > limit}
+def page(items: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
+    return {"object": "list", "data": items, "has_more": has_more}
 
 
 # -- validation of a create request ---------------------------------------------------------------
@@ -389,42 +389,44 @@ def list_jobs(
 ) -> dict[str, Any]:
     """Newest first; `metadata` keeps jobs whose metadata holds every given pair."""
     c = jobs.c
-    query = sa.select(jobs).where(c.project_id == principal.project_id).order_by(c.created_at.desc(), c.id.desc())
+
+    def has_metadata(row: Any) -> bool:
+        stored = row._mapping["metadata"] or {}
+        return all(stored.get(k) == v for k, v in metadata.items())
+
     with ctx.store.begin() as conn:
-        if after is not None:
-            cursor = conn.execute(
-                sa.select(c.created_at, c.id).where(c.id == after, c.project_id == principal.project_id)
-            ).first()
-            if cursor is None:
-                raise InvalidRequest(f"Invalid 'after': no fine-tuning job '{after}'.", param="after")
-            query = query.where(
-                sa.or_(c.created_at < cursor.created_at, sa.and_(c.created_at == cursor.created_at, c.id < cursor.id))
-            )
-        if not metadata:
-            query = query.limit(limit + 1)
-        items: list[dict[str, Any]] = []
-        for row in conn.execute(query):
-            stored = row._mapping["metadata"] or {}
-            if all(stored.get(k) == v for k, v in metadata.items()):
-                items.append(job_object(row))
-                if len(items) > limit:
-                    break
-    return page(items, limit)
+        rows, has_more = keyset_page(
+            conn,
+            jobs,
+            [c.project_id == principal.project_id],
+            keys=(c.created_at, c.id),
+            id_column=c.id,
+            after=after,
+            limit=limit,
+            descending=True,
+            unknown_after=f"Invalid 'after': no fine-tuning job '{after}'.",
+            keep=has_metadata if metadata else None,
+        )
+    return page([job_object(r) for r in rows], has_more)
 
 
 def list_events(ctx: AppContext, principal: Principal, job_id: str, *, after: str | None, limit: int) -> dict[str, Any]:
     """Newest first, as OpenAI returns them; `after` is the id of the last event already seen."""
     e = schema.job_events.c
-    query = sa.select(schema.job_events).where(e.job_id == job_id).order_by(e.seq.desc()).limit(limit + 1)
     with ctx.store.begin() as conn:
         _get_row(conn, principal.project_id, job_id)
-        if after is not None:
-            seq = conn.execute(sa.select(e.seq).where(e.id == after, e.job_id == job_id)).scalar_one_or_none()
-            if seq is None:
-                raise InvalidRequest(f"Invalid 'after': no event '{after}' in job {job_id}.", param="after")
-            query = query.where(e.seq < seq)
-        rows = conn.execute(query).all()
-    return page([event_object(r) for r in rows], limit)
+        rows, has_more = keyset_page(
+            conn,
+            schema.job_events,
+            [e.job_id == job_id],
+            keys=(e.seq,),
+            id_column=e.id,
+            after=after,
+            limit=limit,
+            descending=True,
+            unknown_after=f"Invalid 'after': no event '{after}' in job {job_id}.",
+        )
+    return page([event_object(r) for r in rows], has_more)
 
 
 def list_checkpoints(
@@ -432,25 +434,20 @@ def list_checkpoints(
 ) -> dict[str, Any]:
     """Newest step first; deleted checkpoints (the trainer keeps the best few) are not listed."""
     k = schema.checkpoints.c
-    query = (
-        sa.select(schema.checkpoints)
-        .where(k.job_id == job_id, k.deleted_at.is_(None))
-        .order_by(k.step_number.desc(), k.id.desc())
-        .limit(limit + 1)
-    )
     with ctx.store.begin() as conn:
         _get_row(conn, principal.project_id, job_id)
-        if after is not None:
-            cursor = conn.execute(sa.select(k.step_number, k.id).where(k.id == after, k.job_id == job_id)).first()
-            if cursor is None:
-                raise InvalidRequest(f"Invalid 'after': no checkpoint '{after}' in job {job_id}.", param="after")
-            query = query.where(
-                sa.or_(
-                    k.step_number < cursor.step_number, sa.and_(k.step_number == cursor.step_number, k.id < cursor.id)
-                )
-            )
-        rows = conn.execute(query).all()
-    return page([checkpoint_object(r) for r in rows], limit)
+        rows, has_more = keyset_page(
+            conn,
+            schema.checkpoints,
+            [k.job_id == job_id, k.deleted_at.is_(None)],
+            keys=(k.step_number, k.id),
+            id_column=k.id,
+            after=after,
+            limit=limit,
+            descending=True,
+            unknown_after=f"Invalid 'after': no checkpoint '{after}' in job {job_id}.",
+        )
+    return page([checkpoint_object(r) for r in rows], has_more)
 
 
 # -- control --------------------------------------------------------------------------------------

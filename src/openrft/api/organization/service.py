@@ -27,6 +27,7 @@ from openrft.context import AppContext
 from openrft.errors import InvalidRequest, NotFound
 from openrft.ids import new_id, now_s
 from openrft.store import schema
+from openrft.store.pages import keyset_page
 
 MAX_LIST_LIMIT = 100
 projects = schema.projects
@@ -45,15 +46,18 @@ def _keyset_page(
     """Rows of `table` in creation order after the one whose `id_column` is `after`; (rows, has_more)."""
     if not 1 <= limit <= MAX_LIST_LIMIT:
         raise InvalidRequest(f"limit must be between 1 and {MAX_LIST_LIMIT}.", param="limit")
-    keys = (table.c.created_at, table.c[id_column])
-    query = sa.select(table).where(*scope)
-    if after:
-        cursor = conn.execute(sa.select(*keys).where(*scope, table.c[id_column] == after)).first()
-        if cursor is None:
-            raise InvalidRequest(f"Unknown cursor {after!r}: no such object in this list.", param="after")
-        query = query.where(sa.tuple_(*keys) > tuple(cursor))
-    rows = conn.execute(query.order_by(*keys).limit(limit + 1)).all()
-    return list(rows[:limit]), len(rows) > limit
+    ident = table.c[id_column]
+    unknown = f"Unknown cursor {after!r}: no such object in this list."
+    return keyset_page(
+        conn,
+        table,
+        scope,
+        keys=(table.c.created_at, ident),
+        id_column=ident,
+        after=after,
+        limit=limit,
+        unknown_after=unknown,
+    )
 
 
 def _project(row: Any) -> Project:
