@@ -267,3 +267,12 @@ def test_cancel_mid_step_skips_the_update(make_job: JobFactory, store: Store, se
     handle = make_job(TINY_HP, n_train=6)
     assert run_job(CancelWhileGrading(handle, make_job), settings, store) == "cancelled"
     assert events(store, handle.job_id, "metrics") == []
+
+
+def test_a_job_pinned_with_retired_knobs_still_runs(make_job: JobFactory, store: Store, settings: Settings) -> None:
+    """A job pinned before the inert clip knobs were removed resumes without them (they never acted)."""
+    handle = make_job({**TINY_HP, "clip_eps_low": 0.2, "clip_eps_high": 0.28, "gspo_clip_eps_low": 3e-4})
+    assert run_job(handle, settings, store) == "succeeded"
+    with store.begin() as conn:
+        row = conn.execute(sa.select(schema.jobs).where(schema.jobs.c.id == handle.job_id)).one()
+    assert "clip_eps_low" not in row.method["reinforcement"]["hyperparameters"]

@@ -296,6 +296,11 @@ def check_work(batch_size: int, group_size: int) -> None:
         )
 
 
+# Fields a job pinned before they were removed (they never acted: one on-policy pass per step keeps the
+# PPO ratio at 1). Such a job resumes without them; a new request naming them is refused as unknown.
+RETIRED = frozenset({"clip_eps_low", "clip_eps_high", "gspo_clip_eps_low", "gspo_clip_eps_high"})
+
+
 def resolve(request_hparams: dict[str, Any] | None, n_train_rows: int, n_valid_rows: int, *, seed: int = 0) -> HParams:
     """HParams from a request's hyperparameters ("auto"/absent -> heuristics from the dataset sizes)."""
     from openrft.training.precision import resolve as resolve_precision

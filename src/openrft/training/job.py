@@ -56,9 +56,8 @@ def prepare(handle: JobHandle, settings: Settings, store: Store) -> Job:
     if not isinstance(grader, dict):
         raise JobFailed("invalid_grader", "The job has no grader.", "method.reinforcement.grader")
     try:
-        hp = hparams.resolve(
-            reinforcement.get("hyperparameters"), len(train_rows), len(valid_rows), seed=int(row["seed"])
-        )
+        pinned = {k: v for k, v in (reinforcement.get("hyperparameters") or {}).items() if k not in hparams.RETIRED}
+        hp = hparams.resolve(pinned, len(train_rows), len(valid_rows), seed=int(row["seed"]))
     except hparams.HParamsError as exc:
         raise JobFailed(
             "invalid_hyperparameters", str(exc), f"method.reinforcement.hyperparameters.{exc.param}"
