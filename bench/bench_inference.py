@@ -3,7 +3,7 @@
 Runs directly against the engine in-process (no HTTP), on the bundled smollm2-135m-instruct:
 for 1, 4 and 16 concurrent chat requests it reports aggregate completion tokens per second and time to
 first token (TTFT), beside a baseline that serves the same requests one after another with
-`model.generate` (greedy, same max tokens). Usage:
+`model.generate` (greedy, same max tokens), both on the device openrft picks (the GPU when torch sees one). Usage:
 
     python bench/bench_inference.py [--max-tokens 64] [--levels 1,4,16] [--threads N] [--dtype auto]
 
@@ -84,7 +84,7 @@ def run_sequential(hf_model: object, batch: list[list[int]], max_tokens: int) ->
                 first.append(time.perf_counter() - start)
             return scores
 
-        inputs = torch.tensor([ids])
+        inputs = torch.tensor([ids], device=hf_model.device)  # type: ignore[attr-defined]
         with torch.inference_mode():
             out = hf_model.generate(  # type: ignore[attr-defined]
                 inputs,
@@ -117,7 +117,7 @@ def main() -> None:
     tokenizer = engine.tokenizer(model)
     # Baselines: `generate` in fp32 (transformers' default for this model) and in the engine's dtype.
     baselines = {
-        f"sequential generate {d}": AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[d]).eval()
+        f"sequential generate {d}": AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[d]).to(engine.device).eval()
         for d in dict.fromkeys(["float32", dtype])
     }
     run_engine(engine, model, prompts(tokenizer, 2), 4)  # warm-up: load, first-call overheads
@@ -126,7 +126,10 @@ def main() -> None:
 
     threads = torch.get_num_threads()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"smollm2-135m-instruct, engine {dtype} CPU, torch threads={threads}, greedy, max_tokens={args.max_tokens}")
+    print(
+        f"smollm2-135m-instruct, engine {dtype} on {engine.device}, torch threads={threads}, greedy, "
+        f"max_tokens={args.max_tokens}"
+    )
     print(f"machine: {os.cpu_count()} CPUs, load average before the run: {load}")
     header = ["concurrency", "mode", "tokens", "wall s", "agg tok/s", "TTFT mean s", "TTFT p50 s"]
     print(f"{header[0]:>11} | {header[1]:<34} | " + " | ".join(f"{h:>9}" for h in header[2:]))
