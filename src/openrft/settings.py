@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     embedded_worker: bool = Field(default=True, description="Run a worker inside `openrft serve`.")
     inference_dtype: Literal["auto", "float32", "bfloat16"] = Field(
         default="auto",
-        description="Serving weights dtype: auto (bfloat16 on CPUs with native bf16, else float32), float32 "
+        description="Serving weights dtype: auto (bfloat16 where the device has native bf16, else float32), float32 "
         "(seeded outputs that don't depend on what else shares the batch), or bfloat16.",
     )
     sandbox_mode: str = Field(default="auto", description="User-code sandbox: auto|bubblewrap|rlimits|unavailable.")

@@ -2,7 +2,7 @@
 
 The API turns a request into token ids and `SamplingParams`, calls `Engine.submit`, and receives
 `Delta` events (text released so far, with logprobs) and one final `Finished` event through a callback.
-The HF-transformers engine (`hf_engine.py`) implements it on CPU today; a vLLM engine for GPUs can sit
+The HF-transformers engine (`hf_engine.py`) implements it on a GPU or the CPU; a vLLM engine for GPUs can sit
 behind the same four methods.
 """
 
