@@ -12,6 +12,11 @@ code on either surface.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
 
 class OpenRFTError(Exception):
     """An error the caller caused or can act on."""
@@ -128,3 +133,48 @@ class GenerationFailed(ServerFault):
     """The inference engine failed while generating a completion."""
 
     code = "generation_failed"
+
+
+# ---- pydantic's validation errors, read one way everywhere ----------------------------------------
+
+# Members of a union that pydantic inserts into an error's location ("int", "literal['auto']",
+# "function-after[...]", a discriminator tag such as "input_text"): not part of the field's path.
+_UNION_TAG = re.compile(
+    r"^(literal\[.*|function-.*|constrained-.*|int|float|str|bool|none|dict\[.*|list\[.*"
+    r"|input_text|output_text|input_image|input_audio)$"
+)
+# Where FastAPI found the value, in front of the path: not part of it either.
+_SOURCES = ("body", "query", "path", "header")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """The first problem pydantic found: the dotted path of the field, pydantic's message and error type."""
+
+    param: str | None
+    message: str
+    kind: str
+
+    @property
+    def parts(self) -> list[str]:
+        return self.param.split(".") if self.param else []
+
+
+def field_error(errors: Sequence[Mapping[str, Any]], *, prefix: str | None = None) -> FieldError:
+    """The first of pydantic's `errors()` as a FieldError, its path rooted at `prefix` (e.g. "grader")."""
+    first = errors[0] if errors else {"loc": (), "msg": "invalid value", "type": "value_error"}
+    loc = [str(p) for p in first.get("loc", ())]
+    if loc and loc[0] in _SOURCES:
+        loc = loc[1:]
+    parts = [p for p in loc if not _UNION_TAG.match(p)]
+    param = ".".join(([prefix] if prefix else []) + parts) or None
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    return FieldError(param=param, message=message, kind=str(first.get("type", "value_error")))
+
+
+def invalid_from(
+    errors: Sequence[Mapping[str, Any]], *, prefix: str | None = None, kind: type[InvalidRequest] = InvalidRequest
+) -> InvalidRequest:
+    """The plain form most callers answer with: "<param>: <message>" naming the param."""
+    err = field_error(errors, prefix=prefix)
+    return kind(f"{err.param}: {err.message}" if err.param else err.message, param=err.param)

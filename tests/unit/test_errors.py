@@ -67,3 +67,36 @@ def test_an_instance_code_overrides_the_class_code() -> None:
     assert answer(e.RequestTooLarge("big", code="file_too_large"), aws=True).headers == {
         "x-amzn-ErrorType": "RequestTooLargeException"
     }
+
+
+def test_one_reading_of_pydantic_errors() -> None:
+    """The path without pydantic's union tags or FastAPI's source, rooted at a prefix; the message bare."""
+    from typing import Literal
+
+    from pydantic import BaseModel, ValidationError, field_validator
+
+    from openrft.errors import InvalidParameterValue, field_error, invalid_from
+
+    class Inner(BaseModel):
+        n: int | Literal["auto"]
+
+        @field_validator("n", mode="before")
+        @classmethod
+        def _small(cls, value: object) -> object:
+            if isinstance(value, int) and value > 9:
+                raise ValueError("must be at most 9")
+            return value
+
+    class Outer(BaseModel):
+        inner: Inner
+
+    with pytest.raises(ValidationError) as info:
+        Outer.model_validate({"inner": {"n": 10}})
+    err = field_error(info.value.errors(), prefix="method")
+    assert (err.param, err.message, err.kind) == ("method.inner.n", "must be at most 9", "value_error")
+    assert err.parts == ["method", "inner", "n"]
+    fastapi_style = [{"loc": ("body", "inner", "int", "n"), "msg": "Field required", "type": "missing"}]
+    assert field_error(fastapi_style).param == "inner.n"
+    aws = invalid_from(fastapi_style, kind=InvalidParameterValue)
+    assert isinstance(aws, InvalidParameterValue) and aws.message == "inner.n: Field required"
+    assert invalid_from([]).message == "invalid value" and invalid_from([]).param is None

@@ -100,11 +100,6 @@ def error_response(path: str, exc: e.OpenRFTError) -> JSONResponse:
     return response(answer(exc, aws=is_aws_path(path)))
 
 
-def _loc_to_param(loc: tuple[Any, ...]) -> str | None:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or None
-
-
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(e.OpenRFTError)
     async def _openrft(request: Request, exc: e.OpenRFTError) -> JSONResponse:
@@ -112,10 +107,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        param = _loc_to_param(tuple(first.get("loc", ())))
-        message = f"{param}: {first['msg']}" if param else str(first["msg"])
-        return error_response(request.url.path, e.InvalidRequest(message, param=param))
+        return error_response(request.url.path, e.invalid_from(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

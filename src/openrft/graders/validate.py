@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from openrft.egress import EgressDenied, EgressPolicy
+from openrft.errors import field_error
 from openrft.functions.arn import InvalidReference, is_aws_arn, parse_ref
 from openrft.graders import schemas as s
 from openrft.graders.errors import GraderValidationError
@@ -83,18 +84,9 @@ def _typed(kind: str, raw: dict[str, Any], param: str) -> Any:
     except ValidationError as exc:
         errors = exc.errors()
         # In a union, 'not a string' is the least helpful complaint; show the member's own error.
-        err = next((e for e in errors if e["type"] not in ("string_type", "list_type", "model_type")), errors[0])
-        loc = ".".join(str(p) for p in err["loc"] if not _is_union_tag(p))
-        where = f"{param}.{loc}" if loc else param
-        raise GraderValidationError(f"{where}: {err['msg']}", param=where) from None
-
-
-def _is_union_tag(part: Any) -> bool:
-    # pydantic inserts the member name of a union into `loc` (e.g. 'str', 'list[...]', 'input_text').
-    return isinstance(part, str) and (
-        part in ("str", "input_text", "output_text", "input_image", "input_audio")
-        or part.startswith(("list[", "function-"))
-    )
+        first = next((e for e in errors if e["type"] not in ("string_type", "list_type", "model_type")), errors[0])
+        err = field_error([first], prefix=param)
+        raise GraderValidationError(f"{err.param}: {err.message}", param=err.param) from None
 
 
 def _parse_multi(raw: dict[str, Any], param: str) -> s.MultiGrader:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from openrft.errors import InvalidRequest
+from openrft.errors import invalid_from
 from openrft.inference import completions as service
 from openrft.inference.engine import get_engine
 from openrft.inference.schemas import ChatCompletionCreate
@@ -46,9 +46,7 @@ def chat_completion(
     try:
         request = ChatCompletionCreate.model_validate({**body, "stream": False})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        param = ".".join(str(p) for p in first["loc"]) or None
-        raise InvalidRequest(f"{param}: {first['msg']}", param=param) from None
+        raise invalid_from(exc.errors()) from None
     engine = get_engine()
     prep = service.prepare_chat(ctx, engine, project_id, request, default_max_tokens=default_max_tokens)
     try:

@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, create_model
 from pydantic import Field as PydanticField
 
+from openrft.errors import field_error
+
 LORA_BASE_LEARNING_RATE = 1e-4
 FULL_BASE_LEARNING_RATE = 1e-5
 Loss = Literal["grpo", "dr_grpo", "dapo", "rloo"]  # the keys of training/losses.py LOSSES
@@ -279,11 +281,11 @@ def _auto_values(n_train: int, n_valid: int, given: dict[str, Any]) -> dict[str,
 
 
 def _request_error(exc: ValidationError) -> HParamsError:
-    err = exc.errors()[0]
-    name = str(err["loc"][0]) if err["loc"] else "hyperparameters"
-    if err["type"] == "extra_forbidden":
+    err = field_error(exc.errors())
+    name = err.parts[0] if err.parts else "hyperparameters"
+    if err.kind == "extra_forbidden":
         return HParamsError(f"unknown hyperparameter {name!r}", param=name)
-    return HParamsError(f"hyperparameter {name}: {str(err['msg']).removeprefix('Value error, ')}", param=name)
+    return HParamsError(f"hyperparameter {name}: {err.message}", param=name)
 
 
 def check_work(batch_size: int, group_size: int) -> None:

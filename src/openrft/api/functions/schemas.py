@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from openrft.errors import InvalidParameterValue
+from openrft.errors import InvalidParameterValue, invalid_from
 
 
 class _Body(BaseModel):
@@ -191,9 +191,7 @@ def parse_body(model: type[M], raw: bytes) -> M:
     try:
         return model.model_validate_json(raw or b"{}")
     except ValidationError as exc:
-        first: dict[str, Any] = dict(exc.errors()[0])
-        where = ".".join(str(p) for p in first.get("loc", ())) or "body"
-        raise InvalidParameterValue(f"{where}: {first['msg']}") from exc
+        raise invalid_from(exc.errors(), kind=InvalidParameterValue) from exc
 
 
 def decode_zip(value: str | None, *, s3: str | None = None, image: str | None = None) -> bytes:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import secrets
 import string
 import time
@@ -31,7 +30,7 @@ from openrft.api.jobs.schemas import (
 )
 from openrft.auth.keys import Principal
 from openrft.context import AppContext
-from openrft.errors import Conflict, InvalidRequest, NotFound
+from openrft.errors import Conflict, InvalidRequest, NotFound, field_error
 from openrft.ids import now_s, random_token
 from openrft.inference import registry
 from openrft.jobstate import checkpoint_object, insert_event
@@ -43,8 +42,6 @@ from openrft.training import hparams
 jobs = schema.jobs
 MAX_IDEMPOTENCY_KEY = 255
 _B36 = string.digits + string.ascii_lowercase
-# Pydantic names union members in error locations ("int", "literal['auto']", ...): not part of the param.
-_UNION_TAG = re.compile(r"^(literal\[.*|function-.*|constrained-.*|int|float|str|bool|none|dict\[.*|list\[.*)$")
 
 
 def new_job_id() -> str:
@@ -109,10 +106,8 @@ def page(items: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
 
 def _invalid(exc: ValidationError, prefix: str = "") -> InvalidRequest:
     """The first pydantic error as a 400 naming the full param path."""
-    err = exc.errors()[0]
-    parts = [str(p) for p in err["loc"] if not _UNION_TAG.match(str(p))]
-    param = ".".join(([prefix] if prefix else []) + parts) or None
-    kind = err["type"]
+    err = field_error(exc.errors(), prefix=prefix or None)
+    param, parts, kind = err.param, err.parts, err.kind
     if kind == "extra_forbidden" and parts[-2:-1] == ["hyperparameters"]:
         message = f"Unknown hyperparameter '{parts[-1]}' (param {param})."
     elif kind == "extra_forbidden" and not prefix:
@@ -122,8 +117,7 @@ def _invalid(exc: ValidationError, prefix: str = "") -> InvalidRequest:
     elif kind == "missing":
         message = f"Missing required parameter: '{param}'."
     else:
-        detail = str(err["msg"]).removeprefix("Value error, ")
-        message = f"Invalid '{param}': {detail}."
+        message = f"Invalid '{param}': {err.message}."
     return InvalidRequest(message, param=param)
 
 
