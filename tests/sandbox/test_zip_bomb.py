@@ -130,8 +130,9 @@ try:
     error = None
 except ValueError as exc:
     error = str(exc)
-print(json.dumps({"error": error, "traced_peak": tracemalloc.get_traced_memory()[1],
-                  "self_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+# VmHWM, not ru_maxrss: the latter survives exec and so counts the forking parent (pytest, large by then).
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"error": error, "traced_peak": tracemalloc.get_traced_memory()[1], "self_kib": hwm,
                   "children_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
 """
 
