@@ -17,6 +17,7 @@ import botocore.exceptions
 import openai
 import pytest
 
+from tests.conftest import not_found
 from tests.e2e.conftest import TINY_BASE, Flow, events, trainer_pids, wait_for, wait_trainer_gone
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the worker's launcher needs Linux")
@@ -86,15 +87,19 @@ def test_workflow_from_reward_function_to_chat(flow: Flow) -> None:
     other = flow.client(stranger)
     assert other.fine_tuning.jobs.list().data == []
     assert job.fine_tuned_model not in {m.id for m in other.models.list()}
-    for call in (
+    job_calls = (
         lambda: other.fine_tuning.jobs.retrieve(job.id),
         lambda: other.fine_tuning.jobs.list_events(job.id),
         lambda: other.fine_tuning.jobs.checkpoints.list(job.id),
+    )
+    for call in job_calls:  # the same answer as for a job that never existed
+        not_found(call, code="fine_tune_not_found", param="fine_tuning_job_id", mentions=job.id)
+    model_calls = (
         lambda: other.chat.completions.create(model=job.fine_tuned_model, messages=messages, max_tokens=2),
         lambda: other.models.retrieve(job.fine_tuned_model),
-    ):
-        with pytest.raises(openai.NotFoundError):
-            call()
+    )
+    for call in model_calls:
+        not_found(call, code="model_not_found", param="model", mentions=job.fine_tuned_model)
     assert flow.lam(stranger).list_functions()["Functions"] == []
     with pytest.raises(botocore.exceptions.ClientError):
         flow.lam(stranger).get_function(FunctionName=deployed.name)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
 from openrft.auth.keys import DEFAULT_PROJECT_ID, KeyCipher, create_key
 from openrft.ids import now_s
@@ -16,6 +16,7 @@ from openrft.settings import Settings
 from openrft.store import schema
 from openrft.store.db import Store
 from tests.conftest import LiveServer
+from tests.tiny import build_tiny_llama, save_tiny_llama
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -42,21 +43,7 @@ def build_tiny_model(folder: Path, *, context: int = 96, seed: int = 0) -> Path:
     tok.train_from_iterator(CORPUS, trainer)
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<pad>")
     tokenizer.chat_template = CHAT_TEMPLATE
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=context,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=None,
-        tie_word_embeddings=False,
-    )
-    model = LlamaForCausalLM(config)
+    model = build_tiny_llama(tokenizer, context=context, seed=seed, tie_word_embeddings=False)
     with torch.no_grad():
         model.lm_head.weight.mul_(20.0)  # peaked distributions: varied greedy text, rarely the end token
         model.lm_head.weight[tokenizer.eos_token_id] = 0.0
@@ -65,10 +52,7 @@ def build_tiny_model(folder: Path, *, context: int = 96, seed: int = 0) -> Path:
             if not (text.isascii() and text.isprintable()):
                 model.lm_head.weight[i] = 0.0
     model.generation_config.eos_token_id = tokenizer.eos_token_id
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_tiny_llama(folder, model, tokenizer)
 
 
 def build_tiny_adapter(base: Path, folder: Path, *, seed: int = 1) -> Path:

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from openrft.store import schema
 from openrft.store.db import Store
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, not_found
 
 TRAIN = b"".join(
     json.dumps({"messages": [{"role": "user", "content": f"{i}+1?"}], "answer": str(i + 1)}).encode() + b"\n"
@@ -56,8 +56,7 @@ def test_files_upload_list_retrieve_delete(backend_server: LiveServer) -> None:
     assert client.files.retrieve(created.id) == created
     assert client.files.content(created.id).content == TRAIN
     assert client.files.delete(created.id).deleted is True
-    with pytest.raises(openai.NotFoundError):
-        client.files.retrieve(created.id)
+    not_found(lambda: client.files.retrieve(created.id), code="not_found", param="id", mentions=created.id)
     assert [f.id for f in client.files.list()] == [other.id]
     assert not (backend_server.settings.blobs_dir / "files" / created.id).exists()
 
@@ -70,10 +69,8 @@ def test_projects_keys_and_isolation(backend_server: LiveServer) -> None:
     file_a = client_a.files.create(file=("a.jsonl", io.BytesIO(TRAIN)), purpose="fine-tune")
     assert [f.id for f in client_a.files.list()] == [file_a.id]
     assert client_b.files.list().data == []
-    with pytest.raises(openai.NotFoundError):
-        client_b.files.retrieve(file_a.id)
-    with pytest.raises(openai.NotFoundError):
-        client_b.files.delete(file_a.id)
+    for call in (client_b.files.retrieve, client_b.files.delete):
+        not_found(lambda call=call: call(file_a.id), code="not_found", param="id", mentions=file_a.id)
     with pytest.raises(openai.BadRequestError) as err:  # B cannot train on A's file: it does not exist for B
         client_b.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=file_a.id, method=METHOD)  # type: ignore[arg-type]
     assert isinstance(err.value.body, dict) and err.value.body["param"] == "training_file"

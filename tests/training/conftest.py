@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import PreTrainedTokenizerFast
 
 from openrft.ids import now_s
 from openrft.inference import registry
@@ -24,6 +23,7 @@ from openrft.settings import Settings
 from openrft.store import schema
 from openrft.store.blobs import BlobStore
 from openrft.store.db import Store
+from tests.tiny import build_tiny_llama, save_tiny_llama
 
 SPECIALS = ["<pad>", "<eos>", "<unk>", "<|user|>", "<|assistant|>", "<|system|>"]
 WORDS = ["yes", "no", "maybe", "cat", "dog", "red", "blue", "one", "two", "say", "please", "the"]
@@ -50,23 +50,7 @@ def build_tiny_model(folder: Path, seed: int = 0) -> Path:
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>", chat_template=CHAT_TEMPLATE
     )
-    fast.save_pretrained(folder)
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-        pad_token_id=0,
-        eos_token_id=1,
-        bos_token_id=None,
-        tie_word_embeddings=True,
-    )
-    LlamaForCausalLM(config).save_pretrained(folder)
-    return folder
+    return save_tiny_llama(folder, build_tiny_llama(fast, context=128, seed=seed, tie_word_embeddings=True), fast)
 
 
 @pytest.fixture(scope="session")

@@ -20,10 +20,7 @@ validation file), plus always the newest (it is what a resume needs).
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +30,7 @@ import torch
 from peft import PeftModel, set_peft_model_state_dict
 from safetensors.torch import load_file
 
+from openrft.atomicdir import atomic_directory
 from openrft.hardware import HOST
 
 
@@ -43,33 +41,18 @@ class TrainState:
     grader_error_streak: int = 0  # consecutive steps with a grader error rate over the limit
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def save(
     root: Path, model: torch.nn.Module, tokenizer: Any, optimizer: torch.optim.Optimizer, state: TrainState
 ) -> Path:
-    """Write checkpoint `root/step-<state.step>` atomically; returns its folder."""
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".tmp-step-{state.step}-"))
-    try:
+    """Write checkpoint `root/step-<state.step>` atomically; returns its folder.
+
+    A folder of that step left by an attempt that crashed before registering it is replaced."""
+    final = root / f"step-{state.step}"
+    with atomic_directory(final) as tmp:
         save_model(model, tokenizer, tmp / "model")
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         torch.save(rng_state(), tmp / "rng.pt")
         (tmp / "state.json").write_text(json.dumps(asdict(state)))
-        final = root / f"step-{state.step}"
-        if final.exists():  # a previous attempt wrote it but crashed before registering it
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        _fsync_dir(root)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return final
 
 
@@ -82,16 +65,8 @@ def save_model(model: torch.nn.Module, tokenizer: Any, folder: Path) -> None:
 
 def save_final(model: torch.nn.Module, tokenizer: Any, folder: Path) -> Path:
     """The fine-tuned model's folder, written atomically (temp sibling + rename)."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".tmp-{folder.name}-"))
-    try:
+    with atomic_directory(folder) as tmp:
         save_model(model, tokenizer, tmp)
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return folder
 
 
