@@ -76,6 +76,15 @@ def _run(model: ResolvedModel, params: SamplingParams, prompt: list[int], **kw: 
         text += ev.text
 
 
+def test_a_sequence_whose_prefill_fails_ends_with_an_error(tiny_dirs: tuple[Path, Path]) -> None:
+    """An empty prompt breaks the first forward pass: the request must end with an error, not hang."""
+    model = ResolvedModel("tiny", "base", "tiny", tiny_dirs[0], None)
+    _, finished, _ = _run(model, SamplingParams(max_tokens=4, temperature=0), [])
+    assert finished.finish_reason == "error" and finished.error
+    _, after, _ = _run(model, SamplingParams(max_tokens=3, temperature=0), [5, 6, 7])  # still serving
+    assert after.finish_reason in ("stop", "length")
+
+
 def test_cancel_ends_the_sequence(tiny_dirs: tuple[Path, Path]) -> None:
     model = ResolvedModel("tiny", "base", "tiny", tiny_dirs[0], None)
     events: queue.Queue[Delta | Finished] = queue.Queue()

@@ -60,6 +60,7 @@ class BatchScheduler:
         self.eos_ids = _eos_ids(model, tokenizer)
         self.inbox: queue.Queue[Sequence | tuple[str, Path] | None] = queue.Queue()  # None: stop
         self.active: list[Sequence] = []
+        self.admitting: list[Sequence] = []  # taken from the inbox, not yet in the batch (prefill running)
         self.cache: DynamicCache | None = None
         self.mask: torch.Tensor | None = None  # [B, T] 1 on real tokens, 0 on left padding
         self._closed = False
@@ -83,11 +84,11 @@ class BatchScheduler:
         while not self._closed:
             try:
                 self._turn()
-            except Exception as exc:  # a bug must not kill serving: fail the running sequences
+            except Exception as exc:  # a bug must not kill serving: fail the running and the admitted sequences
                 log.exception("batch step failed")
-                for seq in self.active:
+                for seq in [*self.active, *self.admitting]:
                     self._finish(seq, "error", error=str(exc))
-                self.active, self.cache, self.mask = [], None, None
+                self.active, self.admitting, self.cache, self.mask = [], [], None, None
         for seq in self.active:
             self._finish(seq, "cancelled")
 
@@ -98,7 +99,9 @@ class BatchScheduler:
         self._retire()  # cancelled sequences leave before they cost a step
         with torch.inference_mode():
             if incoming:
+                self.admitting = incoming  # a failing prefill must still end them (_loop)
                 self._prefill(incoming)
+                self.admitting = []
                 self._retire()
             if self.active:
                 self._decode()
