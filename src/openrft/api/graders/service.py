@@ -10,9 +10,9 @@ from openrft.context import AppContext
 from openrft.functions.arn import is_aws_arn
 from openrft.functions.package import REGISTRY_ERRORS
 from openrft.functions.registry import get_version, split_ref
-from openrft.graders import GradingContext, Sample, run_response, validate_grader
+from openrft.graders import GradingContext, Sample, run_response
 from openrft.graders.errors import GraderValidationError
-from openrft.graders.validate import lambda_functions, parse_grader
+from openrft.graders.validate import check_outbound, dump, lambda_functions, parse_grader
 
 
 def sample_from_text(model_sample: str) -> Sample:
@@ -37,15 +37,16 @@ def item_from(item: Any, reference_answer: Any) -> Any:
 
 def checked_grader(ctx: AppContext, project_id: str, grader: Any) -> dict[str, Any]:
     """`validate_grader` under the operator's outbound policy, and every reward function it names must exist."""
-    normalized = validate_grader(grader, egress=ctx.settings.egress, project_id=project_id)
-    for param, ref in lambda_functions(parse_grader(normalized)):
+    model = parse_grader(grader)  # parsed once: checked here, then dumped as validate_grader dumps it
+    check_outbound(model, ctx.settings.egress, project_id=project_id)
+    for param, ref in lambda_functions(model):
         if ref.startswith("arn:") and is_aws_arn(ref, project_id):
             continue
         try:
             get_version(ctx.store, project_id, *split_ref(project_id, ref))
         except REGISTRY_ERRORS as exc:
             raise GraderValidationError(f"{param}: reward function {ref!r}: {exc.message}", param=param) from None
-    return normalized
+    return dump(model)
 
 
 def validate(ctx: AppContext, principal: Principal, grader: dict[str, Any]) -> dict[str, Any]:
