@@ -14,7 +14,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from openrft.ids import now_s
-from openrft.store import m001
+from openrft.store import m001, m003
 from openrft.store.db import write_transaction
 
 log = logging.getLogger(__name__)
@@ -37,9 +37,15 @@ def m002_function_role(conn: sa.Connection) -> None:
     conn.execute(sa.text("ALTER TABLE function_versions ADD COLUMN role VARCHAR(2048)"))
 
 
+def m003_evals_and_samples(conn: sa.Connection) -> None:
+    m003.create(conn)
+    conn.execute(sa.text("ALTER TABLE jobs ADD COLUMN eval_id VARCHAR(64)"))
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_function_role,
+    m003_evals_and_samples,
 ]
 
 
