@@ -8,7 +8,7 @@ from openrft.graders import validate_grader
 from openrft.graders.run import GradingContext, Sample, grade_batch
 from tests.examples.loader import EXAMPLES, load_example_module
 
-reward = load_example_module("banking", "reward/lambda_function.py")
+reward = load_example_module("banking", "reward_v1/lambda_function.py")
 MULTI = json.loads((EXAMPLES / "banking" / "multi_grader.json").read_text())
 
 EQUITY_FOR_DEPOSIT = {
