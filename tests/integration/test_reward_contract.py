@@ -47,6 +47,7 @@ def test_parse_good_response_with_metrics_and_wrapper() -> None:
         parsed = rw.parse_reward_response(raw, IDS)
         assert parsed.rewards == [1.0, 0.25] and parsed.errors == [None, None]
         assert parsed.metrics == [{"acc": 1.0, "len": 0.5}, {}]
+        assert parsed.metric_types == [{"acc": "Reward", "len": "Metric"}, {}]  # the monitor reads the types
     assert rw.metric_means([{"acc": 1.0}, {"acc": 0.0, "len": 2.0}]) == {"acc": 0.5, "len": 2.0}
 
 

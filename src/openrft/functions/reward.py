@@ -6,7 +6,8 @@ Event (reference/api-spec.md section 3.2): a JSON list, one object per sampled c
 Bedrock's own docs disagree on top level vs `metadata`, so both are sent.
 
 Response (3.3): a JSON list of {"id", "aggregate_reward_score": number, "metrics_list": [{name, value,
-type}]}, optionally wrapped as {"statusCode": 200, "body": "<json>"}. Anything else is an error of the
+type}]} (each entry's value and its type, "Reward" or "Metric", are kept), optionally wrapped as
+{"statusCode": 200, "body": "<json>"}. Anything else is an error of the
 samples it concerns: they score 0 and carry a reason, so a broken reward shows up in the job's error
 metrics instead of silently training on garbage.
 
@@ -57,6 +58,7 @@ class ParsedRewards:
     errors: list[str | None]  # error family or None
     details: list[str | None]  # human reason or None
     metrics: list[dict[str, float]]  # metrics_list of each sample, by name
+    metric_types: list[dict[str, str]]  # each metrics_list entry's `type` ("Reward" | "Metric"), when it has one
 
 
 @dataclass
@@ -65,6 +67,7 @@ class RewardCallResult:
     errors: list[str | None]
     details: list[str | None]
     metrics: list[dict[str, float]]
+    metric_types: list[dict[str, str]]  # metrics_list name -> its declared type, per sample
     metric_means: dict[str, float]  # mean of each metrics_list name over the samples that reported it
     audit: dict[str, Any]  # {function_name, version, code_sha256, arn}
     duration_s: float = 0.0
@@ -92,7 +95,7 @@ def build_reward_event(
 
 
 def _failed(n: int, family: str, detail: str) -> ParsedRewards:
-    return ParsedRewards([0.0] * n, [family] * n, [detail] * n, [{} for _ in range(n)])
+    return ParsedRewards([0.0] * n, [family] * n, [detail] * n, [{} for _ in range(n)], [{} for _ in range(n)])
 
 
 def _unwrap(raw: Any) -> Any:
@@ -122,19 +125,26 @@ def _score(entry: dict[str, Any]) -> tuple[float | None, str | None, str | None]
     return float(value), None, None
 
 
-def _metrics(entry: dict[str, Any]) -> dict[str, float]:
-    """metrics_list -> {name: value}; malformed entries are skipped (the score is what trains)."""
+def _metrics(entry: dict[str, Any]) -> tuple[dict[str, float], dict[str, str]]:
+    """metrics_list -> ({name: value}, {name: type}); malformed entries are skipped (the score is what trains).
+
+    The type ("Reward": a part of the reward, "Metric": a measure beside it) is kept where the entry
+    declares one as a string: the reward-hacking monitor tells components from harm measures by it.
+    """
     out: dict[str, float] = {}
+    types: dict[str, str] = {}
     items = entry.get("metrics_list")
     if not isinstance(items, list):
-        return out
+        return out, types
     for metric in items:
         if not isinstance(metric, dict) or not isinstance(metric.get("name"), str):
             continue
         value = metric.get("value")
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             out[metric["name"]] = float(value)
-    return out
+            if isinstance(metric.get("type"), str):
+                types[metric["name"]] = metric["type"][:64]
+    return out, types
 
 
 def parse_reward_response(raw: Any, ids: list[str]) -> ParsedRewards:
@@ -159,7 +169,7 @@ def parse_reward_response(raw: Any, ids: list[str]) -> ParsedRewards:
             if key in by_id:
                 duplicates.add(key)
             by_id[key] = entry
-    out = ParsedRewards([0.0] * n, [None] * n, [None] * n, [{} for _ in range(n)])
+    out = ParsedRewards([0.0] * n, [None] * n, [None] * n, [{} for _ in range(n)], [{} for _ in range(n)])
     for i, sample_id in enumerate(ids):
         entry = by_id.get(sample_id)
         if sample_id in duplicates:
@@ -175,7 +185,7 @@ def parse_reward_response(raw: Any, ids: list[str]) -> ParsedRewards:
                 out.errors[i], out.details[i] = family, detail
             else:
                 out.rewards[i] = score
-                out.metrics[i] = _metrics(entry)
+                out.metrics[i], out.metric_types[i] = _metrics(entry)
     return out
 
 
@@ -328,11 +338,13 @@ def call_reward_function(
     errors = [e for p in parsed for e in p.errors]
     details = [d for p in parsed for d in p.details]
     metrics = [m for p in parsed for m in p.metrics]
+    metric_types = [t for p in parsed for t in p.metric_types]
     return RewardCallResult(
         rewards=rewards,
         errors=errors,
         details=details,
         metrics=metrics,
+        metric_types=metric_types,
         metric_means=metric_means(metrics),
         audit=audit,
         duration_s=time.monotonic() - started,

@@ -114,7 +114,8 @@ class Outcome:
     usage: dict[str, TokenUsage] = field(default_factory=dict)  # per judge model
     sub: dict[str, Outcome] = field(default_factory=dict)  # multi: each sub-grader's outcome
     audit: dict[str, Any] | None = None
-    extra_metrics: dict[str, float] = field(default_factory=dict)
+    extra_metrics: dict[str, float] = field(default_factory=dict)  # a lambda's metrics_list, by name
+    metric_types: dict[str, str] = field(default_factory=dict)  # ... and each entry's type: "Reward" | "Metric"
 
     @classmethod
     def failed(cls, exc: GradeError, latency_s: float = 0.0) -> Outcome:

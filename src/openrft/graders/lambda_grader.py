@@ -6,7 +6,8 @@ dataset fields) and openrft.functions.reward calls the function in batches. Its 
 reasons map onto OpenAI's error families: a timeout is an `unresponsive_reward_error`, an exception in
 the function a `python_grader_runtime_error`, an invocation that could not be made a
 `python_grader_server_error`, a malformed response (wrong count, missing id, bad score) an `other_error`.
-The function's `metrics_list` means and the version/CodeSha256 used are kept for the job's metrics and audit.
+The function's `metrics_list` (each entry's value and type) and the version/CodeSha256 used are kept for
+the job's metrics, its reward-hacking monitor and its audit.
 """
 
 from __future__ import annotations
@@ -47,12 +48,13 @@ def grade_many(grader: LambdaGrader, envs: list[dict[str, Any]], ctx: GradingCon
         return [Outcome(error="python_grader_server_error", details=str(exc)) for _ in envs]
     latency = result.duration_s / max(1, len(envs))
     out = []
-    for reward, error, reason, metrics in zip(
-        result.rewards, result.errors, result.details, result.metrics, strict=True
+    for reward, error, reason, metrics, types in zip(
+        result.rewards, result.errors, result.details, result.metrics, result.metric_types, strict=True
     ):
         family = None if error is None else FAMILY.get(error, "other_error")
         outcome = Outcome(score=0.0 if family else float(reward), error=family, latency_s=latency, audit=result.audit)
         outcome.details = None if error is None else f"[{error}] {reason or ''}".strip()
         outcome.extra_metrics = dict(metrics)
+        outcome.metric_types = dict(types)
         out.append(outcome)
     return out

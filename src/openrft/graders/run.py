@@ -78,6 +78,7 @@ class BatchResult:
     outcomes: list[Outcome] = field(repr=False, default_factory=list)
     sub_graders: list[GraderInfo] = field(default_factory=list)
     extra_metrics: dict[str, float] = field(default_factory=dict)  # e.g. lambda metrics_list means
+    metric_types: dict[str, str] = field(default_factory=dict)  # metrics_list name -> "Reward" | "Metric"
     audit: list[dict[str, Any]] = field(default_factory=list)  # e.g. lambda function version/CodeSha256
 
     def _per_grader(self) -> list[tuple[GraderInfo, list[Outcome]]]:
@@ -161,9 +162,12 @@ def grade_batch(
     scores.update({info.name: [o.sub[info.name].score for o in outcomes] for info in subs})
     failing = [o for o in outcomes if o.error][:MAX_ERROR_DETAILS]
     extra: dict[str, list[float]] = {}
+    types: dict[str, str] = {}
     for o in outcomes:
         for k, v in o.extra_metrics.items():
             extra.setdefault(k, []).append(v)
+        for part in (o, *o.sub.values()):  # a multi grader's lambda sub-graders declare theirs
+            types.update(part.metric_types)
     audits = [o.audit for o in outcomes if o.audit]
     return BatchResult(
         grader=top,
@@ -175,6 +179,7 @@ def grade_batch(
         outcomes=outcomes,
         sub_graders=subs,
         extra_metrics={k: sum(v) / len(v) for k, v in extra.items()},
+        metric_types=types,
         audit=[dict(a) for a in {json.dumps(a, sort_keys=True): a for a in audits}.values()],
     )
 
