@@ -88,7 +88,15 @@ def row(p: int, c: int) -> dict:
         "risk_profile": profile,
         "goal": goal,
         "verdict": "suitable" if suitable else "not suitable",
+        "reference_answer": reference_answer(product, benefit, profile, goal, suitable, disclaimer),
     }
+
+
+def reference_answer(product: str, benefit: str, profile: str, goal: str, suitable: bool, disclaimer: str) -> str:
+    """The answer a banker would sign: what the guard grader compares the model's answer with (never the reward)."""
+    fit = "suitable" if suitable else "not suitable"
+    warning = "Capital at risk." if disclaimer == INVESTMENT else "This is not financial advice."
+    return f"The {product} offers {benefit}. For your {goal}, it is {fit} for a {profile} investor. {warning}"
 
 
 def build() -> tuple[list[dict], list[dict]]:

@@ -13,7 +13,9 @@ IDEAL = (
     "suitable for a conservative profile. Capital at risk."
 )
 # What the model trained on version 1 wrote (the issue quotes it): both warnings, over and over.
-STUFFED = "Capital at risk is not financial advice. This is not financial advice. Capital at risk is not financial advice."
+STUFFED = (
+    "Capital at risk is not financial advice. This is not financial advice. Capital at risk is not financial advice."
+)
 
 
 def score(module, answer: str, fields: dict) -> tuple[float, dict[str, float]]:

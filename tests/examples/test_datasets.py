@@ -41,7 +41,16 @@ IDEAL: dict[str, Callable[[dict[str, Any]], str]] = {
 FIELDS = {
     "legal_compliance": {"article", "accepted_articles", "topic"},
     "maintenance_diagnostics": {"diagnosis", "subsystem", "error_code", "model"},
-    "banking": {"product", "product_risk", "key_benefit", "disclaimer", "risk_profile", "goal", "verdict"},
+    "banking": {
+        "product",
+        "product_risk",
+        "key_benefit",
+        "disclaimer",
+        "risk_profile",
+        "goal",
+        "verdict",
+        "reference_answer",
+    },
 }
 
 
