@@ -27,6 +27,8 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -143,6 +145,14 @@ class JobHandle:
         )
         if result.rowcount == 0:
             raise LeaseLost(f"job {self.job_id} is no longer leased to {self.lease_owner}")
+
+    @contextmanager
+    def fenced(self) -> Iterator[sa.Connection]:
+        """A write transaction that holds while this lease owns the job (LeaseLost otherwise), for the trainer's
+        own tables: e.g. a step's training samples and their retention, written together (training/samples.py)."""
+        with self.store.begin_immediate() as conn:
+            self._assert_owner(conn)
+            yield conn
 
     def update(self, **fields: Any) -> None:
         """Set job columns (e.g. method with resolved hyperparameters, estimated_finish, trained_tokens)."""

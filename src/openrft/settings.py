@@ -39,6 +39,18 @@ class Settings(BaseSettings):
     )
     sandbox_mode: str = Field(default="auto", description="User-code sandbox: auto|bubblewrap|rlimits|unavailable.")
     python_grader_timeout_s: float = Field(default=120.0, description="Wall time of one python-grader call.")
+    # Training samples (openrft.training.samples, GET /v1/fine_tuning/jobs/{id}/samples).
+    samples_groups_per_step: int = Field(
+        default=8,
+        ge=0,
+        description="Groups (a prompt and its G completions) of each training step stored as samples; 0 stores none.",
+    )
+    samples_per_job: int = Field(
+        default=20_000,
+        ge=0,
+        description="Sample groups kept per job: past it the oldest steps go, the first step (the base model's "
+        "answers) last; 0 stores none.",
+    )
 
     # Outbound calls made on a tenant's behalf (http lambda graders, judges' api_base): see openrft.egress.
     outbound_public: bool = Field(default=True, description="Tenants' outbound calls may reach public addresses.")

@@ -40,7 +40,7 @@ from openrft.jobstate import JobHandle
 from openrft.settings import Settings
 from openrft.store.blobs import BlobStore
 from openrft.store.db import Store
-from openrft.training import checkpoints, data, hparams, precision, rollout
+from openrft.training import checkpoints, data, hparams, precision, rollout, samples
 from openrft.training.checkpoints import TrainState
 from openrft.training.job import Job, JobFailed
 from openrft.training.losses import LOSSES, LossConfig, LossInputs, frac_reward_zero_std
@@ -124,12 +124,18 @@ def train(handle: JobHandle, settings: Settings, store: Store, job: Job) -> str:
         # 3. Advantages and one optimizer step on the policy loss.
         t2 = time.perf_counter()
         rewards = torch.tensor(graded.rewards, dtype=torch.float32, device=out.input_ids.device)  # [N]
-        stats = optimize(model, reference, optimizer, out, rewards, hp, spec, loss_cfg)
+        advantages = spec.advantages(rewards, hp.group_size)  # [N]
+        stats = optimize(model, reference, optimizer, out, rewards, advantages, hp, spec, loss_cfg)
         state.trained_tokens += sum(out.prompt_tokens) + out.n_tokens
         state.step = step
         t_training = time.perf_counter() - t2
 
-        # 4. Every eval_interval steps and at the end: validation reward, then a checkpoint.
+        # 4. A bounded sample of the step's groups, readable through the API (training/samples.py).
+        t_samples = time.perf_counter()
+        store_samples(handle, settings, step, rows, out, graded, advantages.tolist(), hp.group_size)
+        t_samples = time.perf_counter() - t_samples
+
+        # 5. Every eval_interval steps and at the end: validation reward, then a checkpoint.
         valid_reward, valid_fragments, t_eval = None, None, 0.0
         if step % hp.eval_interval == 0 or step == total_steps:
             t3 = time.perf_counter()
@@ -149,6 +155,7 @@ def train(handle: JobHandle, settings: Settings, store: Store, job: Job) -> str:
             "grading": t_grading,
             "training": t_training,
             "eval": t_eval,
+            "samples": t_samples,
             "full_iteration": time.perf_counter() - t0,
         }
         message, event = step_event(
@@ -253,6 +260,34 @@ def record_audit(handle: JobHandle, job: Job, graded: Any, previous: str | None)
     return signature
 
 
+def store_samples(
+    handle: JobHandle,
+    settings: Settings,
+    step: int,
+    rows: list[Any],
+    out: rollout.Rollout,
+    graded: Any,
+    advantages: list[float],
+    group_size: int,
+) -> list[dict[str, Any]]:
+    """Store the step's first `samples_groups_per_step` groups (within the job's `samples_per_job`); the rows."""
+    groups = min(settings.samples_groups_per_step, settings.samples_per_job)
+    if groups <= 0:
+        return []
+    stored = samples.group_rows(
+        step=step,
+        messages=[r.messages for r in rows],
+        texts=out.texts,
+        graded=graded,
+        advantages=advantages,
+        completion_tokens=out.completion_tokens,
+        group_size=group_size,
+        max_groups=groups,
+    )
+    samples.store_step(handle, stored, cap=settings.samples_per_job)
+    return stored
+
+
 def check_grader_errors(graded: Any, streak: int, step: int) -> int:
     """The new streak of error-heavy steps; raises JobFailed(grader_error_rate) when it gets too long."""
     rate = sum(e is not None for e in graded.errors) / max(1, len(graded.errors))
@@ -275,13 +310,13 @@ def optimize(
     optimizer: torch.optim.Optimizer,
     out: rollout.Rollout,
     rewards: torch.Tensor,
+    advantages: torch.Tensor,
     hp: hparams.HParams,
     spec: Any,
     cfg: LossConfig,
 ) -> StepStats:
-    """Advantages for the whole step, then micro-batched forward/backward and one AdamW step (gradient norm clipped)."""
+    """Micro-batched forward/backward on the step's advantages [N] and one AdamW step (gradient norm clipped)."""
     model.train()
-    advantages = spec.advantages(rewards, hp.group_size)  # [N]
     n_seqs, n_tokens = len(rewards), max(1, out.n_tokens)
     # Sequences with zero advantage carry no policy gradient; without a KL term they are skipped
     # (normalizers stay whole-batch, so the loss and gradient are unchanged).

@@ -14,7 +14,9 @@ from openrft.api.jobs.schemas import (
     FineTuningJobCheckpointList,
     FineTuningJobEventList,
     FineTuningJobList,
+    FineTuningJobSampleList,
     JobCreateParams,
+    SampleOrder,
 )
 from openrft.api.openapi import json_body, openai_errors
 from openrft.auth.keys import Principal
@@ -105,3 +107,19 @@ def list_checkpoints(
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
     return service.list_checkpoints(ctx, principal, job_id, after=after, limit=limit)
+
+
+@router.get("/{job_id}/samples", response_model=FineTuningJobSampleList, responses=openai_errors(404))
+def list_samples(
+    job_id: str,
+    step: int | None = Query(default=None, ge=1, description="Only this training step's samples."),
+    after: str | None = Query(default=None, description="The id of the last sample already seen."),
+    limit: int = Query(default=20, ge=1, le=100),
+    order_by: SampleOrder = Query(
+        default="step", description="step (oldest first), -step (newest first), reward or -reward (group mean)."
+    ),
+    principal: Principal = Depends(get_principal),
+    ctx: AppContext = Depends(get_ctx),
+) -> dict[str, Any]:
+    """openrft's extension: the training samples each step stored (a prompt, its G completions, their rewards)."""
+    return service.list_samples(ctx, principal, job_id, step=step, after=after, limit=limit, order_by=order_by)

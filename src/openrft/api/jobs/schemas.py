@@ -216,3 +216,50 @@ class FineTuningJobCheckpointList(BaseModel):
     object: Literal["list"] = "list"
     data: list[FineTuningJobCheckpoint]
     has_more: bool
+
+
+# -- training samples (openrft's extension: GET /v1/fine_tuning/jobs/{id}/samples) ---------------------
+
+SampleOrder = Literal["step", "-step", "reward", "-reward"]
+
+
+class SampleError(BaseModel):
+    code: str
+    message: str
+
+
+class SampleCompletion(BaseModel):
+    """One of a group's G completions as the step graded and trained on it."""
+
+    text: str
+    reward: float
+    components: dict[str, float] = Field(
+        description="What the reward is made of: a lambda grader's metrics_list values, a multi grader's "
+        "sub-grader scores; empty for a single built-in grader."
+    )
+    advantage: float
+    completion_tokens: int
+    error: SampleError | None = None
+
+
+class FineTuningJobSample(BaseModel):
+    """openrft's `fine_tuning.job.sample`: one prompt of a training step and its G completions."""
+
+    id: str
+    object: Literal["fine_tuning.job.sample"] = "fine_tuning.job.sample"
+    created_at: int
+    fine_tuning_job_id: str
+    step: int
+    group_index: int = Field(description="The prompt's place in its step's batch.")
+    prompt: list[dict[str, Any]] = Field(description="The prompt's messages.")
+    completions: list[SampleCompletion]
+    reward_mean: float
+    reward_std: float = Field(description="The sample standard deviation of the group's rewards (GRPO's).")
+
+
+class FineTuningJobSampleList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[FineTuningJobSample]
+    has_more: bool
+    first_id: str | None = None
+    last_id: str | None = None

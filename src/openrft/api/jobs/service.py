@@ -37,7 +37,7 @@ from openrft.jobstate import checkpoint_object, insert_event
 from openrft.jobstatus import TERMINAL_STATUSES, ImpossibleTransition
 from openrft.store import schema
 from openrft.store.pages import keyset_page
-from openrft.training import hparams
+from openrft.training import hparams, samples
 
 jobs = schema.jobs
 MAX_IDEMPOTENCY_KEY = 255
@@ -442,6 +442,58 @@ def list_checkpoints(
             unknown_after=f"Invalid 'after': no checkpoint '{after}' in job {job_id}.",
         )
     return page([checkpoint_object(r) for r in rows], has_more)
+
+
+# Sample orders -> (keys, descending): each ends with the insertion order `seq`, so it is a total order.
+_SAMPLE_ORDERS: dict[str, tuple[tuple[sa.Column[Any], ...], bool]] = {
+    "step": ((schema.job_samples.c.seq,), False),
+    "-step": ((schema.job_samples.c.seq,), True),
+    "reward": ((schema.job_samples.c.reward_mean, schema.job_samples.c.seq), False),
+    "-reward": ((schema.job_samples.c.reward_mean, schema.job_samples.c.seq), True),
+}
+
+
+def list_samples(
+    ctx: AppContext,
+    principal: Principal,
+    job_id: str,
+    *,
+    step: int | None,
+    after: str | None,
+    limit: int,
+    order_by: str,
+) -> dict[str, Any]:
+    """A job's stored training samples (training/samples.py), one object per group; `step` keeps one step's.
+
+    order_by: "step" (the default: oldest step first, groups in batch order), "-step" (newest first),
+    "reward" / "-reward" (by the group's mean reward, lowest / highest first). `after` is the id of the
+    last sample already seen, in the same order.
+    """
+    t = schema.job_samples.c
+    keys, descending = _SAMPLE_ORDERS[order_by]
+    scope = [t.job_id == job_id] + ([t.step == step] if step is not None else [])
+    with ctx.store.begin() as conn:
+        _get_row(conn, principal.project_id, job_id)
+        rows, has_more = keyset_page(
+            conn,
+            schema.job_samples,
+            scope,
+            keys=keys,
+            id_column=t.id,
+            after=after,
+            limit=limit,
+            descending=descending,
+            unknown_after=f"Invalid 'after': no sample '{after}' in job {job_id}"
+            + (f" at step {step}." if step is not None else "."),
+        )
+    data = [samples.sample_object(r) for r in rows]
+    return {
+        "object": "list",
+        "data": data,
+        "has_more": has_more,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+    }
 
 
 # -- control --------------------------------------------------------------------------------------
