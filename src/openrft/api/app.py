@@ -17,6 +17,7 @@ from openrft import __version__
 from openrft.api.bodylimits import JSONBodyLimits
 from openrft.api.chat.router import router as chat_router
 from openrft.api.errors import install_error_handlers
+from openrft.api.evals.router import router as evals_router
 from openrft.api.files.router import router as files_router
 from openrft.api.functions.router import router as functions_router
 from openrft.api.graders.router import router as graders_router
@@ -39,16 +40,22 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool | None
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         log.info(sandbox_log_line())
-        worker = None
+        worker = runner = None
         if run_worker:
+            from openrft.evals.runner import EvalWorker
+            from openrft.inference.engine import get_engine
             from openrft.worker import Worker
 
             worker = Worker(ctx)
             worker.start_background()
-            log.info("embedded worker %s started", worker.worker_id)
+            runner = EvalWorker(ctx, get_engine)  # eval runs: the same queue discipline, in this process
+            runner.start_background()
+            log.info("embedded worker %s and eval runner %s started", worker.worker_id, runner.worker_id)
         try:
             yield
         finally:
+            if runner is not None:
+                runner.stop()
             if worker is not None:
                 worker.stop()
             ctx.store.dispose()
@@ -62,7 +69,15 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool | None
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    openai_routers = (organization_router, files_router, jobs_router, graders_router, models_router, chat_router)
+    openai_routers = (
+        organization_router,
+        files_router,
+        jobs_router,
+        graders_router,
+        models_router,
+        chat_router,
+        evals_router,
+    )
     for router in openai_routers:
         app.include_router(router, prefix="/v1", responses=openai_errors())
     app.include_router(functions_router, responses=aws_errors())  # AWS Lambda paths: /2015-03-31/functions/...

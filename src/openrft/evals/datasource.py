@@ -250,8 +250,9 @@ def parse_data_source(raw: Any, *, properties: set[str] | None, param: str = "da
 def load_items(ctx: Any, project_id: str, data_source: dict[str, Any]) -> list[dict[str, Any]]:
     """The items of a run's data source, each {"item": {...}, "sample": {...} | None}, in order.
 
-    `ctx` has `blobs` (openrft.store.blobs.BlobStore) and, to check the file is the project's and not
-    deleted, `store`; a file that is gone is a NotFound naming `data_source.source.id`.
+    `ctx` has `blobs` (openrft.store.blobs.BlobStore) and, to check the file is the project's, `store`.
+    A file deleted after its run was queued is still read: the Files API keeps the bytes while a queued
+    or running eval run names the file. A file that is gone is a NotFound naming `data_source.source.id`.
     """
     source = data_source["source"]
     if source["type"] == "file_content":
@@ -266,9 +267,7 @@ def load_items(ctx: Any, project_id: str, data_source: dict[str, Any]) -> list[d
         files = schema.files
         with store.begin() as conn:
             row = conn.execute(
-                sa.select(files.c.purpose).where(
-                    files.c.id == file_id, files.c.project_id == project_id, files.c.deleted_at.is_(None)
-                )
+                sa.select(files.c.purpose).where(files.c.id == file_id, files.c.project_id == project_id)
             ).first()
         if row is None:
             raise NotFound(f"No such File object: {file_id}", param=param)

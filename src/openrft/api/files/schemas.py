@@ -6,15 +6,18 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
 
-Purpose = Literal["fine-tune"]  # the purposes openrft accepts; each is validated on upload
+Purpose = Literal["fine-tune", "evals"]  # the purposes openrft accepts; each is validated on upload
 PURPOSES: tuple[str, ...] = get_args(Purpose)
 
 
 class FileCreate(BaseModel):
     """The multipart form of `POST /v1/files` (openai.types.FileCreateParams); upload.py parses it as it streams."""
 
-    file: bytes = Field(description="The JSONL file: one fine-tuning example per line.")
-    purpose: Purpose = Field(description="What the file is for; openrft takes fine-tune files.")
+    file: bytes = Field(
+        description="The JSONL file: one fine-tuning example per line (fine-tune), or one eval row per line "
+        '(evals: {"item": {...}, "sample": {...}?} or the item itself).'
+    )
+    purpose: Purpose = Field(description="What the file is for; openrft takes fine-tune and evals files.")
 
 
 class FileObject(BaseModel):

@@ -1,5 +1,8 @@
 """Files: validate an upload, store it as blob `files/{file_id}`, and list, read and delete it.
 
+A "fine-tune" file is checked as openrft.datasets reads it (chat prompts), an "evals" file as a run's
+data source reads it (openrft.evals.datasource: each line {"item", "sample"?} or a bare item).
+
 An upload is validated completely before anything is written: a rejected file leaves no blob and no
 row. The blob is written atomically (BlobStore.put) and the row inserted after it; if the insert
 fails the blob is removed again. Every query is scoped to the caller's project: another project's
@@ -9,7 +12,7 @@ file does not exist.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,6 +24,7 @@ from openrft.auth.keys import Principal
 from openrft.context import AppContext
 from openrft.datasets import DatasetError, count_finetune_rows
 from openrft.errors import InvalidRequest, NotFound
+from openrft.evals.datasource import count_eval_rows
 from openrft.ids import new_id, now_s
 from openrft.jobstatus import STATUSES, TERMINAL_STATUSES
 from openrft.store import schema
@@ -31,6 +35,11 @@ MAX_LIST_LIMIT = 10_000
 ACTIVE_JOB_STATUSES = sorted(set(STATUSES) - TERMINAL_STATUSES)  # jobs that may still read their files
 
 files = schema.files
+# Each purpose's validator (it names the line at fault) and what its error calls the file's use.
+COUNTERS: dict[str, tuple[Callable[[Iterator[bytes]], int], str]] = {
+    "fine-tune": (count_finetune_rows, "fine-tuning"),
+    "evals": (count_eval_rows, "evals"),
+}
 
 
 def blob_key(file_id: str) -> str:
@@ -59,11 +68,12 @@ def _validate_upload(upload: Upload) -> tuple[str, IO[bytes], int]:
         raise InvalidRequest("Missing required parameter: 'file'.", param="file")
     if upload.size == 0:
         raise InvalidRequest("The file is empty (0 bytes).", param="file", code="invalid_file_format")
+    count_rows, what = COUNTERS[purpose]
     try:
-        count = count_finetune_rows(_chunks(upload.file))
+        count = count_rows(_chunks(upload.file))
     except DatasetError as exc:
         raise InvalidRequest(
-            f"Invalid file format for fine-tuning: {exc.message}", param="file", code="invalid_file_format"
+            f"Invalid file format for {what}: {exc.message}", param="file", code="invalid_file_format"
         ) from None
     return purpose, upload.file, count
 
@@ -164,8 +174,20 @@ def list_files(
     )
 
 
+def _eval_run_reads(ctx: AppContext, project_id: str, file_id: str) -> bool:
+    """Whether an eval run that has not finished reads this file (its data source names it)."""
+    runs = schema.eval_runs
+    with ctx.store.begin() as conn:
+        sources = conn.execute(
+            sa.select(runs.c.data_source).where(
+                runs.c.project_id == project_id, runs.c.status.in_(("queued", "in_progress"))
+            )
+        ).scalars()
+        return any((source or {}).get("source", {}).get("id") == file_id for source in sources)
+
+
 def delete_file(ctx: AppContext, principal: Principal, file_id: str) -> FileDeleted:
-    """Mark the file deleted; its bytes go too, unless a job that may still read them uses it."""
+    """Mark the file deleted; its bytes go too, unless a job or an eval run that may still read them uses it."""
     jobs = schema.jobs
     with ctx.store.begin_immediate() as conn:
         _get_row(conn, principal, file_id)
@@ -179,6 +201,6 @@ def delete_file(ctx: AppContext, principal: Principal, file_id: str) -> FileDele
             )
             .limit(1)
         ).first()
-    if in_use is None:
+    if in_use is None and not _eval_run_reads(ctx, principal.project_id, file_id):
         ctx.blobs.delete(blob_key(file_id))
     return FileDeleted(id=file_id)

@@ -1,0 +1,1 @@
+"""The Evals API slice: router (routes), schemas (wire shapes), service (evals), runs (runs, output items)."""
