@@ -257,6 +257,17 @@ def test_guard_divergence():
     assert "'helpfulness' fell from 0.71 (step 20) to 0.52, 0.50 (steps 30, 40)" in finding.message
 
 
+def test_guard_divergence_names_the_guard_that_fell():
+    records = evaluated_run(guards=[0.70, 0.71, 0.52, 0.50])
+    for r in records:  # a second guard, steady: 0.80 at every evaluation
+        if r.guards:
+            r.guards["tone"] = 0.80
+    monitor = Monitor()
+    [(_, finding)] = run(records, monitor)
+    assert "'helpfulness'" in finding.message
+    assert monitor.values()["guard_divergence"] == pytest.approx(0.71 - 0.50)  # best - latest of that guard
+
+
 def test_guard_divergence_close_cases():
     assert fired(evaluated_run(guards=[0.70, 0.71, 0.68, 0.69])) == []  # 0.71 - 0.69 = 0.02 < 0.05
     assert fired(evaluated_run(guards=[0.70, 0.71, 0.52, 0.50], train=0.3)) == []  # the reward didn't rise

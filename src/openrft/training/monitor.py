@@ -362,19 +362,16 @@ def train_valid_divergence(h: History, t: Thresholds) -> Reading | None:
 
 def guard_divergence(h: History, t: Thresholds) -> Reading | None:
     """A guard grader's last `eval_window` validation scores all below its best while the trained reward rose."""
-    worst: tuple[float, str, list[tuple[int, float, float]], tuple[float, float, int, list[int]]] | None = None
+    candidates = []
     for name in sorted({g for e in h.evals for g in e.guards}):
         pts = [(e.step, e.guards[name], e.train_reward) for e in h.evals if name in e.guards]
         found = peak_fall(pts, t.eval_window)
-        if found is None:
-            continue
-        fall, rise, best, _ = found
-        rank = fall if rise >= t.reward_rise else fall - 1e9  # a guard that fell with the reward rising first
-        if worst is None or rank > worst[0]:
-            worst = (rank, name, pts, found)
-    if worst is None:
+        if found is not None:
+            candidates.append((name, pts, found))
+    if not candidates:
         return None
-    _, name, pts, (fall, rise, best, last) = worst
+    # the guard closest to firing: one that fell while the reward rose first, then the largest fall
+    name, pts, (fall, rise, best, last) = max(candidates, key=lambda c: (c[2][1] >= t.reward_rise, c[2][0]))
     return Reading(
         value=pts[best][1] - pts[-1][1],
         firing=fall >= t.guard_drop and rise >= t.reward_rise,
