@@ -354,3 +354,50 @@ def test_a_cancel_before_any_runner_claimed_it_settles_at_claim(ctx: AppContext)
     run_id = add_run(ctx, eval_id, completions_source(2), control="cancel")
     assert EvalWorker(ctx, get_engine).claim() is None
     assert run_row(ctx, run_id)["status"] == "canceled"
+
+
+def jsonl_source(n: int) -> dict[str, Any]:
+    rows = [{"item": {"word": WORDS[k]}, "sample": {"output_text": WORDS[k]}} for k in range(n)]
+    return {"type": "jsonl", "source": {"type": "file_content", "content": rows}}
+
+
+ECHO = {"type": "string_check", "name": "echo", "input": "{{sample.output_text}}", "reference": "{{item.word}}",
+        "operation": "eq"}  # fmt: skip
+
+
+def test_the_server_runs_eval_runs_beside_its_job_worker(settings: Settings) -> None:
+    from openrft.api.server import start_in_thread
+
+    server = start_in_thread(settings, embedded_worker=True)
+    try:
+        ctx = server.server.config.app.state.ctx
+        eval_id, _ = add_eval(ctx, [ECHO])
+        run_id = add_run(ctx, eval_id, jsonl_source(3))
+        wait_for(lambda: run_row(ctx, run_id)["status"] == "completed")
+        assert run_row(ctx, run_id)["result_counts"]["passed"] == 3
+    finally:
+        server.stop(timeout_s=10)
+
+
+def test_openrft_worker_runs_eval_runs_and_stops_on_sigterm(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    ctx = build_context(Settings(home=home))
+    eval_id, _ = add_eval(ctx, [ECHO])
+    run_id = add_run(ctx, eval_id, jsonl_source(2))
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("OPENRFT_")}
+    environ.update(OPENRFT_HOME=str(home), OPENRFT_POLL_S="0.2")
+    openrft = Path(sys.executable).with_name("openrft")
+    process = subprocess.Popen([str(openrft), "worker"], env=environ, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: process.poll() is None and run_row(ctx, run_id)["status"] == "completed")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+        ctx.store.dispose()
+    assert process.returncode == 0, stderr
+    assert "eval runner" in stderr and "stopped" in stderr

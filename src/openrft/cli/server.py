@@ -1,4 +1,4 @@
-"""`openrft serve` (the API with an embedded worker) and `openrft worker` (more workers, same store)."""
+"""`openrft serve` (the API with an embedded worker and eval runner) and `openrft worker` (more of both, same store)."""
 
 from __future__ import annotations
 
@@ -43,23 +43,31 @@ def serve(
 
 
 def worker() -> None:
-    """Run a worker that claims queued jobs from the same store as the server."""
+    """Run a worker that claims queued jobs and eval runs from the same store as the server."""
     from openrft.context import build_context
+    from openrft.evals.runner import EvalWorker
+    from openrft.inference.engine import get_engine
     from openrft.settings import get_settings
     from openrft.worker import Worker
 
     _logging()
     settings = get_settings()
-    the_worker = Worker(build_context(settings))
+    ctx = build_context(settings)
+    the_worker = Worker(ctx)
+    runner = EvalWorker(ctx, get_engine)
 
     def graceful(signum: int, _frame: object) -> None:
-        # Finish cleanly: the running job's child is stopped and the job re-queued. A second Ctrl-C kills.
+        # Finish cleanly: the running job's child is stopped and the job re-queued, the eval run's batch
+        # cancelled and the run re-queued. A second Ctrl-C kills.
         log.info("worker %s: stopping on signal %d", the_worker.worker_id, signum)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         the_worker.stop()
+        runner.stop(timeout_s=0)  # joined below: meanwhile the job worker stops its child
 
     signal.signal(signal.SIGINT, graceful)
     signal.signal(signal.SIGTERM, graceful)
-    log.info("worker %s on %s", the_worker.worker_id, settings.db_url)
+    log.info("worker %s and eval runner %s on %s", the_worker.worker_id, runner.worker_id, settings.db_url)
+    runner.start_background()
     the_worker.run_forever()
+    runner.stop()
     log.info("worker %s stopped", the_worker.worker_id)
