@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import openai
 import pytest
 import sqlalchemy as sa
 
@@ -401,3 +402,34 @@ def test_openrft_worker_runs_eval_runs_and_stops_on_sigterm(tmp_path: Path) -> N
         ctx.store.dispose()
     assert process.returncode == 0, stderr
     assert "eval runner" in stderr and "stopped" in stderr
+
+
+def test_through_the_sdk_a_run_on_the_served_model_completes_and_its_items_read_back(
+    settings: Settings, tiny_dirs: tuple[Path, Path]
+) -> None:
+    """What a user does: client.evals.create, runs.create on a served model, poll, read the output items."""
+    from openrft.api.server import start_in_thread
+    from tests.conftest import ADMIN_KEY
+
+    server = start_in_thread(settings, embedded_worker=True)
+    try:
+        ctx = server.server.config.app.state.ctx
+        add_base_model(ctx.store, settings, MODEL, tiny_dirs[0])
+        client = openai.OpenAI(base_url=server.base_url + "/v1", api_key=ADMIN_KEY, max_retries=0, timeout=60)
+        schema_ = {"type": "object", "properties": {"word": {"type": "string"}, "parity": {"type": "string"}}}
+        ev = client.evals.create(
+            name="tiny", data_source_config={"type": "custom", "item_schema": schema_}, testing_criteria=CRITERIA
+        )
+        source = completions_source(5)
+        run = client.evals.runs.create(ev.id, data_source=source, name="tiny run")
+        assert run.status == "queued"
+        wait_for(lambda: client.evals.runs.retrieve(run.id, eval_id=ev.id).status == "completed")
+        done = client.evals.runs.retrieve(run.id, eval_id=ev.id)
+        assert (done.result_counts.total, done.result_counts.passed, done.result_counts.failed) == (5, 3, 2)
+        assert done.per_model_usage and done.per_model_usage[0].invocation_count == 5
+        passed = client.evals.runs.output_items.list(run.id, eval_id=ev.id, status="pass").data
+        assert sorted(i.datasource_item_id for i in passed) == [0, 2, 4]
+        one = client.evals.runs.output_items.retrieve(passed[0].id, eval_id=ev.id, run_id=run.id)
+        assert one.sample.output[0].content and one.sample.usage.completion_tokens == 8
+    finally:
+        server.stop(timeout_s=10)
