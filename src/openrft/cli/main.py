@@ -6,6 +6,7 @@
     openrft projects|keys ...          organization admin (admin key)
     openrft files upload|list ...      training data
     openrft jobs create|list|show|events|cancel|pause|resume
+    openrft evals list|runs|compare    evals: runs side by side
 
 Client commands read `--base-url` / `OPENRFT_BASE_URL` and `--api-key` / `OPENRFT_API_KEY`
 (falling back to `OPENRFT_ADMIN_KEY`); see cli/common.py.
@@ -20,6 +21,7 @@ import typer
 from openrft.cli.admin import keys_app, projects_app
 from openrft.cli.common import make_config
 from openrft.cli.doctor import doctor
+from openrft.cli.evals import evals_app
 from openrft.cli.files import files_app
 from openrft.cli.functions import functions_app
 from openrft.cli.jobs import jobs_app
@@ -51,5 +53,6 @@ app.add_typer(projects_app, name="projects")
 app.add_typer(keys_app, name="keys")
 app.add_typer(files_app, name="files")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(evals_app, name="evals")
 app.add_typer(models_app, name="models")
 app.add_typer(functions_app, name="functions")

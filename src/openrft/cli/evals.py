@@ -1,0 +1,147 @@
+"""`openrft evals ...`: list evals, show a run, and compare two runs side by side.
+
+`compare RUN_A RUN_B` prints each testing criterion's pass rate in both runs (criteria matched by name,
+so two evals with the same criteria compare too) and the items whose outcome changed, matched by
+datasource_item_id. A run is found in `--eval` (and `--eval-b` for RUN_B when it is another eval's), or
+else looked up among the project's evals.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import openai
+import typer
+
+from openrft.cli.common import JsonOption, api_errors, console, get_config, print_json, print_table, timestamp
+
+evals_app = typer.Typer(help="Evals (OpenAI's Evals API): evals, runs, comparisons.", no_args_is_help=True)
+
+UUID_SUFFIX = 37  # "-" + a uuid4's 36 characters: a criterion id is "<name>-<uuid4>"
+MAX_CHANGED_SHOWN = 50
+
+
+# -- pure parts -----------------------------------------------------------------------------------------
+
+
+def criterion_name(criterion_id: str) -> str:
+    """`exact-1b9d...` -> `exact`: the name inside OpenAI's criterion id."""
+    return criterion_id[:-UUID_SUFFIX] if len(criterion_id) > UUID_SUFFIX else criterion_id
+
+
+def pass_rates(per_testing_criteria_results: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    """Criterion name -> (passed, graded) from a run's per_testing_criteria_results."""
+    out: dict[str, tuple[int, int]] = {}
+    for entry in per_testing_criteria_results:
+        passed, failed = int(entry["passed"]), int(entry["failed"])
+        out[criterion_name(str(entry["testing_criteria"]))] = (passed, passed + failed)
+    return out
+
+
+def rate(counts: tuple[int, int] | None) -> str:
+    if counts is None:
+        return "-"
+    passed, total = counts
+    return f"{passed / total:.1%} ({passed}/{total})" if total else "- (0/0)"
+
+
+def changed_items(
+    items_a: list[dict[str, Any]], items_b: list[dict[str, Any]]
+) -> list[tuple[int, str | None, str | None]]:
+    """(datasource_item_id, status in A, status in B) of every item whose status differs (None: absent)."""
+    a = {int(i["datasource_item_id"]): str(i["status"]) for i in items_a}
+    b = {int(i["datasource_item_id"]): str(i["status"]) for i in items_b}
+    return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
+# -- talking to the server ------------------------------------------------------------------------------
+
+
+def _find_run(client: openai.OpenAI, run_id: str, eval_id: str | None) -> Any:
+    if eval_id is not None:
+        return client.evals.runs.retrieve(run_id, eval_id=eval_id)
+    for ev in client.evals.list(limit=100):
+        for run in client.evals.runs.list(ev.id, limit=100):
+            if run.id == run_id:
+                return run
+    console.print(f"[red]error:[/] no run {run_id} in this project's evals")
+    raise typer.Exit(1)
+
+
+def _items(client: openai.OpenAI, run: Any) -> list[dict[str, Any]]:
+    pages = client.evals.runs.output_items.list(run.id, eval_id=run.eval_id, limit=100)
+    return [item.model_dump(mode="json") for item in pages]
+
+
+def _dump(run: Any) -> dict[str, Any]:
+    return dict(run.model_dump(mode="json", by_alias=True))
+
+
+@evals_app.command("list")
+def list_evals(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """The project's evals, oldest first."""
+    with api_errors():
+        data = list(get_config(ctx).openai().evals.list(limit=100))
+    if as_json:
+        print_json(data)
+        return
+    rows = [(e.id, e.name, len(e.testing_criteria), timestamp(e.created_at)) for e in data]
+    print_table("evals", ["id", "name", "criteria", "created"], rows)
+
+
+@evals_app.command("runs")
+def list_runs(ctx: typer.Context, eval_id: str, as_json: JsonOption = False) -> None:
+    """An eval's runs, oldest first, with their counts."""
+    with api_errors():
+        data = list(get_config(ctx).openai().evals.runs.list(eval_id, limit=100))
+    if as_json:
+        print_json(data)
+        return
+    rows = [
+        (r.id, r.name, r.model, r.status, f"{r.result_counts.passed}/{r.result_counts.total}", timestamp(r.created_at))
+        for r in data
+    ]
+    print_table(f"runs of {eval_id}", ["id", "name", "model", "status", "passed", "created"], rows)
+
+
+@evals_app.command("compare")
+def compare(
+    ctx: typer.Context,
+    run_a: str,
+    run_b: str,
+    eval_id: Annotated[str | None, typer.Option("--eval", help="The eval of RUN_A (and RUN_B).")] = None,
+    eval_b: Annotated[str | None, typer.Option("--eval-b", help="RUN_B's eval, when not --eval.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Per-criterion pass rates of two runs side by side, and the items whose outcome changed."""
+    with api_errors():
+        client = get_config(ctx).openai()
+        a = _find_run(client, run_a, eval_id)
+        b = _find_run(client, run_b, eval_b or eval_id)
+        items_a, items_b = _items(client, a), _items(client, b)
+    run_a_dump, run_b_dump = _dump(a), _dump(b)
+    rates_a = pass_rates(run_a_dump["per_testing_criteria_results"])
+    rates_b = pass_rates(run_b_dump["per_testing_criteria_results"])
+    changed = changed_items(items_a, items_b)
+    if as_json:
+        print_json(
+            {
+                "runs": [run_a_dump, run_b_dump],
+                "criteria": {name: [rates_a.get(name), rates_b.get(name)] for name in {**rates_a, **rates_b}},
+                "changed": [{"datasource_item_id": k, "a": sa, "b": sb} for k, sa, sb in changed],
+            }
+        )
+        return
+    head_a, head_b = f"A: {a.id} ({a.model or 'jsonl'})", f"B: {b.id} ({b.model or 'jsonl'})"
+    names = list(dict.fromkeys([*rates_a, *rates_b]))
+    rows = [(name, rate(rates_a.get(name)), rate(rates_b.get(name))) for name in names]
+    totals = (a.result_counts.passed, a.result_counts.total), (b.result_counts.passed, b.result_counts.total)
+    rows.append(("all criteria (items passed)", rate(totals[0]), rate(totals[1])))
+    print_table("pass rates", ["criterion", head_a, head_b], rows)
+    by_id = {int(i["datasource_item_id"]): i for i in items_b + items_a}
+    shown = [
+        (k, sa or "-", sb or "-", str(by_id[k]["datasource_item"])[:80]) for k, sa, sb in changed[:MAX_CHANGED_SHOWN]
+    ]
+    print_table(f"{len(changed)} items changed outcome", ["datasource_item_id", "A", "B", "item"], shown)
+    if len(changed) > MAX_CHANGED_SHOWN:
+        console.print(f"... and {len(changed) - MAX_CHANGED_SHOWN} more (--json for all)")
