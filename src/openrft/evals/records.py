@@ -27,6 +27,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from openrft.datasets import DatasetRow
 from openrft.ids import now_s
 from openrft.inference import prompts
 from openrft.store import schema
@@ -282,7 +283,7 @@ def record_job_eval(
     project_id: str,
     step: int,
     model_id: str,
-    rows: list[Any],
+    rows: list[DatasetRow],
     texts: list[str],
     prompt_tokens: list[int],
     completion_tokens: list[int],
@@ -291,7 +292,7 @@ def record_job_eval(
     sampling: dict[str, Any],
 ) -> str:
     """Write one evaluation step of a job as a completed run named "step N", with one output item per
-    validation row (`rows` are openrft.datasets.DatasetRow; `results` as criteria.grade_items returns them).
+    validation row (`results` as criteria.grade_items returns them, aligned with `rows`).
 
     The items' datasource_item is the validation file's line (messages, tools, fields) and its id the
     line's 0-based index in that file. One transaction: the run is never seen half written.
