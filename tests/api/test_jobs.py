@@ -257,6 +257,23 @@ def test_idempotency_key(client: openai.OpenAI, train_file: str, db: Store) -> N
 # -- validation ----------------------------------------------------------------------------------
 
 HP = "method.reinforcement.hyperparameters"
+GUARDS = "method.reinforcement.guard_graders"
+SIMILAR = {
+    "type": "text_similarity",
+    "name": "similar",
+    "input": "{{sample.output_text}}",
+    "reference": "{{item.answer}}",
+    "evaluation_metric": "fuzzy_match",
+}
+
+
+def guarded(guards: Any, **extras: Any) -> dict[str, Any]:
+    """A reinforcement method with openrft's guard_graders (and other method extras)."""
+    method = rft()
+    method["reinforcement"] |= {"guard_graders": guards, **extras}
+    return method
+
+
 BAD_REQUESTS: list[tuple[str, dict[str, Any], str, str]] = [
     ("unknown model", {"model": "gpt-9"}, "model", "gpt-9"),
     ("missing file", {"training_file": "file-missing"}, "training_file", "does not exist"),
@@ -285,6 +302,22 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any], str, str]] = [
         },
         "method.reinforcement.grader.type",
         "only allowed inside a multi grader",
+    ),
+    ("guards not a list", {"method": guarded({"a": 1})}, GUARDS, "list"),
+    ("guard type", {"method": guarded([{"type": "magic"}])}, f"{GUARDS}[0].type", "unknown grader"),
+    ("guard field", {"method": guarded([{**GRADER, "operation": "near"}])}, f"{GUARDS}[0].operation", "eq"),
+    ("guard named reward", {"method": guarded([{**GRADER, "name": "reward"}])}, f"{GUARDS}[0].name", "taken"),
+    ("guards same name", {"method": guarded([GRADER, GRADER])}, f"{GUARDS}[1].name", "taken"),
+    ("guard threshold", {"method": guarded([SIMILAR])}, f"{GUARDS}[0].pass_threshold", "Missing"),
+    ("guards too many", {"method": guarded([{**GRADER, "name": f"g{i}"} for i in range(9)])}, GUARDS, "8"),
+    ("penalties", {"method": guarded(None, penalty_metrics="harm")}, "method.reinforcement.penalty_metrics", "list"),
+    ("on_reward_hacking", {"method": rft(on_reward_hacking="stop")}, f"{HP}.on_reward_hacking", "'pause'"),
+    ("patience", {"method": rft(early_stopping_patience=-1)}, f"{HP}.early_stopping_patience", ">= 0"),
+    (
+        "patience without validation",
+        {"method": rft(early_stopping_patience=2)},
+        f"{HP}.early_stopping_patience",
+        "validation_file",
     ),
     ("n_epochs zero", {"method": rft(n_epochs=0)}, f"{HP}.n_epochs", "integer >= 1"),
     ("n_epochs string", {"method": rft(n_epochs="3")}, f"{HP}.n_epochs", "integer >= 1"),
@@ -438,3 +471,21 @@ def test_a_pinned_method_can_be_sent_again(client: openai.OpenAI, train_file: st
     job = create(client, train_file, method=rft(**pinned))
     assert job.status == "queued"
     assert job.to_dict(warnings=False)["method"]["reinforcement"]["hyperparameters"] == pinned
+
+
+def test_a_job_has_a_linked_eval_with_its_grader_and_guards(client: openai.OpenAI, train_file: str, db: Store) -> None:
+    guard = {**SIMILAR, "pass_threshold": 0.7}
+    job = create(client, train_file, method=guarded([guard], penalty_metrics=["harm"]))
+    shown = job.to_dict(warnings=False)
+    assert shown["eval_id"].startswith("eval_") and client.fine_tuning.jobs.retrieve(job.id).eval_id == job.eval_id
+    reinforcement = shown["method"]["reinforcement"]
+    assert reinforcement["penalty_metrics"] == ["harm"]
+    assert reinforcement["guard_graders"][0]["name"] == "similar"
+    assert reinforcement["guard_graders"][0]["pass_threshold"] == 0.7
+    with db.begin() as conn:
+        row = conn.execute(sa.select(schema.evals).where(schema.evals.c.id == job.eval_id)).one()
+    assert row.job_id == job.id and row.project_id == job.organization_id
+    assert [c["name"] for c in row.testing_criteria] == ["reward", "similar"]
+    assert row.testing_criteria[0]["type"] == GRADER["type"] and row.testing_criteria[1]["pass_threshold"] == 0.7
+    plain = create(client, train_file).to_dict(warnings=False)
+    assert plain["eval_id"] != job.eval_id and plain["method"]["reinforcement"].get("guard_graders") is None

@@ -42,6 +42,7 @@ FULL_BASE_LEARNING_RATE = 1e-5
 Loss = Literal["grpo", "dr_grpo", "dapo", "rloo"]  # the keys of training/losses.py LOSSES
 Precision = Literal["auto", "bf16", "fp32"]  # training/precision.py
 ReasoningEffort = Literal["low", "medium", "high"]
+OnRewardHacking = Literal["warn", "pause"]  # what a finding of the reward-hacking monitor does (training/watch.py)
 # reasoning_effort scales the completion budget (`max_completion_tokens` is the "medium" budget).
 REASONING_EFFORT_SCALE: dict[str, float] = {"low": 0.5, "medium": 1.0, "high": 2.0}
 MAX_SEED = 2**31 - 1
@@ -81,6 +82,7 @@ LIMITS: dict[str, Bound] = {
     "max_grad_norm": Bound(0, 1e6, open_low=True),
     "micro_batch_size": Bound(1, 1024),
     "seed": Bound(0, MAX_SEED),
+    "early_stopping_patience": Bound(0, 10_000),
 }
 MAX_SAMPLES_PER_STEP = 4096  # batch_size x group_size
 AUTO_MAX_BATCH_SIZE = 8  # the largest batch_size "auto" picks
@@ -137,6 +139,17 @@ class HParams:
     precision: Annotated[
         Precision, Help("auto (bf16 where the CPU has native bf16 matmuls), bf16 or fp32 (training/precision.py).")
     ] = "auto"
+    on_reward_hacking: Annotated[
+        OnRewardHacking,
+        Help("A reward-hacking finding writes a warn event (warn) or also checkpoints and pauses the job (pause)."),
+    ] = "warn"
+    early_stopping_patience: Annotated[
+        int,
+        Help(
+            "Stop after this many evaluations without a new best validation reward; the model is then the best "
+            "checkpoint's. 0: off."
+        ),
+    ] = 0
     # -- derived: what the fields above give, shown in the job -------------------------------------------
     group_size: Annotated[int, Help("samples_per_prompt x compute_multiplier, at least 2.", derived=True)] = field(
         init=False

@@ -43,6 +43,19 @@ def _int_check(minimum: int, *, auto: bool, maximum: int | None = None) -> Befor
 RFTHyperparameters = hparams.HParamsRequest
 
 
+MAX_GUARD_GRADERS = 8
+MAX_PENALTY_METRICS = 32
+GUARDS_HELP = (
+    "openrft's extension: graders that are never part of the reward, scored on the validation set at each "
+    "evaluation (extra testing criteria of the job's linked eval); the reward-hacking monitor warns when the "
+    "reward rises while one of them falls."
+)
+PENALTIES_HELP = (
+    "openrft's extension: names of reward components (metrics_list entries, multi sub-graders) that measure "
+    "harm, for the monitor's penalty_rising signal; absent: every metrics_list entry of type Metric."
+)
+
+
 class ReinforcementMethod(BaseModel):
     """`method.reinforcement`: the grader is checked by `openrft.graders.validate_grader`."""
 
@@ -51,6 +64,13 @@ class ReinforcementMethod(BaseModel):
     grader: dict[str, Any]
     hyperparameters: RFTHyperparameters = Field(default_factory=RFTHyperparameters)
     response_format: dict[str, Any] | None = None
+    # -- openrft extras -----------------------------------------------------------------------------
+    guard_graders: list[dict[str, Any]] | None = Field(
+        default=None, max_length=MAX_GUARD_GRADERS, description=GUARDS_HELP
+    )
+    penalty_metrics: list[Annotated[str, StringConstraints(min_length=1, max_length=128)]] | None = Field(
+        default=None, max_length=MAX_PENALTY_METRICS, description=PENALTIES_HELP
+    )
 
 
 class WandbIntegration(BaseModel):
@@ -131,6 +151,8 @@ class JobReinforcementMethod(BaseModel):
         description="As requested; once training starts, every hyperparameter the trainer runs with."
     )
     response_format: dict[str, Any] | None = None
+    guard_graders: list[dict[str, Any]] | None = Field(default=None, description=GUARDS_HELP)
+    penalty_metrics: list[str] | None = Field(default=None, description=PENALTIES_HELP)
 
 
 class JobMethod(BaseModel):
@@ -160,6 +182,12 @@ class FineTuningJob(BaseModel):
     integrations: list[Integration] | None = None
     metadata: dict[str, str] | None = None
     method: JobMethod | None = None
+    # -- openrft extras -----------------------------------------------------------------------------
+    eval_id: str | None = Field(
+        default=None,
+        description="openrft's extension: the job's linked eval (client.evals): its grader and guard graders as "
+        "testing criteria, one run per evaluation step on the validation samples.",
+    )
 
 
 class FineTuningJobEvent(BaseModel):

@@ -17,27 +17,23 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import ValidationError
 
-from openrft import datasets, jobstatus
-from openrft.api.graders.service import checked_grader
+from openrft import jobstatus
+from openrft.api.jobs import checks
 from openrft.api.jobs.schemas import (
-    MAX_METADATA_KEY,
-    MAX_METADATA_PAIRS,
-    MAX_METADATA_VALUE,
     MAX_SEED,
     JobCreate,
     ReinforcementMethod,
-    RFTHyperparameters,
 )
 from openrft.auth.keys import Principal
 from openrft.context import AppContext
-from openrft.errors import Conflict, InvalidRequest, NotFound, field_error
+from openrft.errors import Conflict, InvalidRequest, NotFound
+from openrft.evals import records
 from openrft.ids import now_s, random_token
-from openrft.inference import registry
 from openrft.jobstate import checkpoint_object, insert_event
 from openrft.jobstatus import TERMINAL_STATUSES, ImpossibleTransition
 from openrft.store import schema
 from openrft.store.pages import keyset_page
-from openrft.training import hparams, samples
+from openrft.training import samples
 
 jobs = schema.jobs
 MAX_IDEMPOTENCY_KEY = 255
@@ -82,6 +78,7 @@ def job_object(row: Any) -> dict[str, Any]:
         "integrations": m["integrations"],
         "metadata": m["metadata"],
         "method": method,
+        "eval_id": m["eval_id"],  # openrft's extension: the job's linked eval
     }
 
 
@@ -99,175 +96,6 @@ def event_object(row: Any) -> dict[str, Any]:
 
 def page(items: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
     return {"object": "list", "data": items, "has_more": has_more}
-
-
-# -- validation of a create request ---------------------------------------------------------------
-
-
-def _invalid(exc: ValidationError, prefix: str = "") -> InvalidRequest:
-    """The first pydantic error as a 400 naming the full param path."""
-    err = field_error(exc.errors(), prefix=prefix or None)
-    param, parts, kind = err.param, err.parts, err.kind
-    if kind == "extra_forbidden" and parts[-2:-1] == ["hyperparameters"]:
-        message = f"Unknown hyperparameter '{parts[-1]}' (param {param})."
-    elif kind == "extra_forbidden" and not prefix:
-        message = f"Unrecognized request argument supplied: {param}"
-    elif kind == "extra_forbidden":
-        message = f"Unknown parameter '{param}'."
-    elif kind == "missing":
-        message = f"Missing required parameter: '{param}'."
-    else:
-        message = f"Invalid '{param}': {err.message}."
-    return InvalidRequest(message, param=param)
-
-
-def _check_metadata(metadata: dict[str, str] | None) -> None:
-    if metadata is None:
-        return
-    if len(metadata) > MAX_METADATA_PAIRS:
-        raise InvalidRequest(
-            f"Invalid 'metadata': at most {MAX_METADATA_PAIRS} pairs, got {len(metadata)}.", param="metadata"
-        )
-    for key, value in metadata.items():
-        if len(key) > MAX_METADATA_KEY:
-            raise InvalidRequest(
-                f"Invalid 'metadata': key '{key[:20]}...' is over {MAX_METADATA_KEY} characters.", param="metadata"
-            )
-        if len(value) > MAX_METADATA_VALUE:
-            raise InvalidRequest(
-                f"Invalid 'metadata.{key}': value is over {MAX_METADATA_VALUE} characters.", param=f"metadata.{key}"
-            )
-
-
-def _check_method(body: JobCreate) -> ReinforcementMethod:
-    """Only reinforcement: supervised, dpo and the top-level (supervised) hyperparameters are refused."""
-    method = body.method or {}
-    kind = method.get("type")
-    if kind != "reinforcement":
-        got = f"method.type {kind!r}" if body.method is not None else "no method (defaults to supervised)"
-        if body.method is None and body.hyperparameters is not None:
-            got = "top-level 'hyperparameters' (a supervised job)"
-        raise InvalidRequest(
-            f"only reinforcement fine-tuning is supported (got {got}); send method="
-            '{"type": "reinforcement", "reinforcement": {"grader": ..., "hyperparameters": ...}}',
-            param="method.type",
-        )
-    if body.hyperparameters is not None:
-        raise InvalidRequest(
-            "top-level 'hyperparameters' is for supervised jobs; put them in method.reinforcement.hyperparameters",
-            param="hyperparameters",
-        )
-    for key, value in method.items():
-        if key not in ("type", "reinforcement") and value is not None:
-            raise InvalidRequest(f"Unknown parameter 'method.{key}' for a reinforcement job.", param=f"method.{key}")
-    raw = method.get("reinforcement")
-    if not isinstance(raw, dict):
-        raise InvalidRequest("Missing required parameter: 'method.reinforcement'.", param="method.reinforcement")
-    try:
-        return ReinforcementMethod.model_validate(raw)
-    except ValidationError as exc:
-        raise _invalid(exc, "method.reinforcement") from exc
-
-
-def _check_grader(ctx: AppContext, project_id: str, grader: dict[str, Any]) -> dict[str, Any]:
-    prefix = "method.reinforcement.grader"
-    if grader.get("type") == "label_model":
-        raise InvalidRequest(
-            "a label_model grader is only allowed inside a multi grader, not as the job's grader",
-            param=f"{prefix}.type",
-        )
-    try:
-        return checked_grader(ctx, project_id, grader)
-    except InvalidRequest as exc:
-        param = exc.param or "grader"
-        exc.param = prefix + param.removeprefix("grader") if param.startswith("grader") else f"{prefix}.{param}"
-        raise
-
-
-def _check_response_format(response_format: dict[str, Any] | None) -> None:
-    if response_format is None:
-        return
-    param = "method.reinforcement.response_format"
-    kind = response_format.get("type")
-    if kind not in ("text", "json_object", "json_schema"):
-        raise InvalidRequest(
-            f"Invalid '{param}.type': must be text, json_object or json_schema.", param=f"{param}.type"
-        )
-    if kind == "json_schema":
-        # OpenAI's nested form {"json_schema": {"name", "schema"}} or Azure's flat {"name", "schema"}.
-        nested = response_format.get("json_schema")
-        schema_obj = nested.get("schema") if isinstance(nested, dict) else response_format.get("schema")
-        if not isinstance(schema_obj, dict):
-            raise InvalidRequest(
-                f"'{param}' of type json_schema needs a JSON schema object.", param=f"{param}.json_schema"
-            )
-
-
-def _check_model(ctx: AppContext, project_id: str, model: str) -> None:
-    """A base model: the trainer starts a fresh adapter on one, never on a fine-tuned model or checkpoint."""
-    try:
-        row = registry.get_row(ctx.store, project_id, model)
-    except NotFound:
-        raise InvalidRequest(
-            f"The model '{model}' does not exist or is not available for fine-tuning.",
-            param="model",
-            code="model_not_available",
-        ) from None
-    if row["kind"] != "base":
-        bases = ", ".join(r["id"] for r in registry.list_models(ctx.store, project_id) if r["kind"] == "base")
-        raise InvalidRequest(
-            f"The model '{model}' is a {row['kind'].replace('_', '-')} model; reinforcement fine-tuning starts "
-            f"from a base model ({bases}).",
-            param="model",
-            code="model_not_available",
-        )
-
-
-def _check_budget(ctx: AppContext, model: str, hp: RFTHyperparameters | None) -> None:
-    """The request resolved as the trainer will (`hparams.check_request`: work per step, derived values),
-    and a completion budget that leaves room for a prompt in the base model's context."""
-    param = "method.reinforcement.hyperparameters"
-    try:
-        resolved = hparams.check_request(hp.model_dump(exclude_none=True) if hp is not None else None)
-    except hparams.HParamsError as exc:
-        raise InvalidRequest(str(exc), param=f"{param}.{exc.param}") from None
-    budget, effort = resolved.completion_budget, resolved.reasoning_effort
-    context = registry.context_length(ctx.store, ctx.settings, model)
-    if budget >= context:
-        raise InvalidRequest(
-            f"max_completion_tokens gives a completion budget of {budget} tokens (reasoning_effort {effort}), which "
-            f"leaves no room for the prompt in the {context}-token context of {model}",
-            param=f"{param}.max_completion_tokens",
-        )
-
-
-def _check_file(ctx: AppContext, project_id: str, file_id: str, param: str) -> None:
-    """The file exists in the project, is a fine-tune file and parses; the 400 names the line at fault."""
-    f = schema.files.c
-    with ctx.store.begin() as conn:
-        row = conn.execute(
-            sa.select(schema.files).where(f.id == file_id, f.project_id == project_id, f.deleted_at.is_(None))
-        ).first()
-    if row is None:
-        raise InvalidRequest(f"Invalid '{param}': file '{file_id}' does not exist.", param=param, code="file_not_found")
-    if row.purpose != "fine-tune":
-        raise InvalidRequest(
-            f"Invalid '{param}': file '{file_id}' has purpose '{row.purpose}'; a job needs a 'fine-tune' file.",
-            param=param,
-            code="invalid_file_purpose",
-        )
-    try:
-        datasets.load_file_rows(ctx, file_id)
-    except datasets.DatasetError as exc:
-        raise InvalidRequest(
-            f"Invalid '{param}': file '{file_id}' is not a valid fine-tune file: {exc}",
-            param=param,
-            code="invalid_file",
-        ) from exc
-    except FileNotFoundError as exc:
-        raise InvalidRequest(
-            f"Invalid '{param}': the content of file '{file_id}' is missing.", param=param, code="invalid_file"
-        ) from exc
 
 
 def _request_sha256(payload: dict[str, Any]) -> str:
@@ -288,8 +116,15 @@ def _by_idempotency_key(conn: sa.Connection, project_id: str, key: str, digest: 
 # -- create ---------------------------------------------------------------------------------------
 
 
-def _job_row(project_id: str, body: JobCreate, method: ReinforcementMethod, grader: dict[str, Any]) -> dict[str, Any]:
+def _job_row(
+    project_id: str, body: JobCreate, method: ReinforcementMethod, grader: dict[str, Any], guards: list[dict[str, Any]]
+) -> dict[str, Any]:
     """The new jobs row; "auto" hyperparameters stay until the trainer resolves and writes them back."""
+    extras: dict[str, Any] = {}  # openrft's extension fields, stored only when the request sets them
+    if method.guard_graders is not None:
+        extras["guard_graders"] = guards
+    if method.penalty_metrics is not None:
+        extras["penalty_metrics"] = list(method.penalty_metrics)
     return {
         "id": new_job_id(),
         "project_id": project_id,
@@ -305,6 +140,7 @@ def _job_row(project_id: str, body: JobCreate, method: ReinforcementMethod, grad
                 "grader": grader,
                 "hyperparameters": method.hyperparameters.model_dump(exclude_none=True),
                 "response_format": method.response_format,
+                **extras,
             },
         },
         "status": jobstatus.NEW_JOB_STATUS,
@@ -334,18 +170,24 @@ def create_job(
     try:
         body = JobCreate.model_validate(payload)
     except ValidationError as exc:
-        raise _invalid(exc) from exc
-    _check_metadata(body.metadata)
-    method = _check_method(body)
-    _check_model(ctx, project_id, body.model)
-    grader = _check_grader(ctx, project_id, method.grader)
-    _check_response_format(method.response_format)
-    _check_budget(ctx, body.model, method.hyperparameters)
-    _check_file(ctx, project_id, body.training_file, "training_file")
+        raise checks.invalid(exc) from exc
+    checks.check_metadata(body.metadata)
+    method = checks.check_method(body)
+    checks.check_model(ctx, project_id, body.model)
+    grader = checks.check_grader(ctx, project_id, method.grader)
+    guards = checks.check_guards(ctx, project_id, method.guard_graders or [])
+    checks.check_linked_eval(grader, guards)
+    checks.check_response_format(method.response_format)
+    checks.check_budget(ctx, body.model, method.hyperparameters)
+    checks.check_early_stopping(method.hyperparameters, body.validation_file)
+    checks.check_file(ctx, project_id, body.training_file, "training_file")
     if body.validation_file is not None:
-        _check_file(ctx, project_id, body.validation_file, "validation_file")
+        checks.check_file(ctx, project_id, body.validation_file, "validation_file")
 
-    row = _job_row(project_id, body, method, grader) | {"idempotency_key": idempotency_key, "request_sha256": digest}
+    row = _job_row(project_id, body, method, grader, guards) | {
+        "idempotency_key": idempotency_key,
+        "request_sha256": digest,
+    }
     job_id = row["id"]
     with ctx.store.begin_immediate() as conn:
         if idempotency_key is not None:  # a concurrent twin may have committed since the first look
@@ -353,6 +195,7 @@ def create_job(
             if existing is not None:
                 return job_object(existing)
         conn.execute(jobs.insert().values(**row))
+        records.create_linked_eval(conn, project_id=project_id, job_id=job_id, grader=grader, guard_graders=guards)
         insert_event(conn, job_id, f"Validating training file: {body.training_file}")
         jobstatus.apply(conn, job_id, "files_validated")
         insert_event(conn, job_id, "Files validated, job queued")

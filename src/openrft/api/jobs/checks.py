@@ -1,0 +1,238 @@
+"""The checks of a job-creation request, each a 400 naming the field at fault (api/jobs/service.py runs them
+before it writes anything): metadata, method (reinforcement only), model, grader and guard graders (also as
+the testing criteria of the job's linked eval), response format, hyperparameters against the model's
+context, early stopping, and the files.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+
+from openrft import datasets
+from openrft.api.graders.service import checked_grader
+from openrft.api.jobs.schemas import (
+    MAX_METADATA_KEY,
+    MAX_METADATA_PAIRS,
+    MAX_METADATA_VALUE,
+    JobCreate,
+    ReinforcementMethod,
+    RFTHyperparameters,
+)
+from openrft.context import AppContext
+from openrft.errors import InvalidRequest, NotFound, field_error
+from openrft.evals import criteria, records
+from openrft.inference import registry
+from openrft.store import schema
+from openrft.training import hparams
+
+
+def invalid(exc: ValidationError, prefix: str = "") -> InvalidRequest:
+    """The first pydantic error as a 400 naming the full param path."""
+    err = field_error(exc.errors(), prefix=prefix or None)
+    param, parts, kind = err.param, err.parts, err.kind
+    if kind == "extra_forbidden" and parts[-2:-1] == ["hyperparameters"]:
+        message = f"Unknown hyperparameter '{parts[-1]}' (param {param})."
+    elif kind == "extra_forbidden" and not prefix:
+        message = f"Unrecognized request argument supplied: {param}"
+    elif kind == "extra_forbidden":
+        message = f"Unknown parameter '{param}'."
+    elif kind == "missing":
+        message = f"Missing required parameter: '{param}'."
+    else:
+        message = f"Invalid '{param}': {err.message}."
+    return InvalidRequest(message, param=param)
+
+
+def check_metadata(metadata: dict[str, str] | None) -> None:
+    if metadata is None:
+        return
+    if len(metadata) > MAX_METADATA_PAIRS:
+        raise InvalidRequest(
+            f"Invalid 'metadata': at most {MAX_METADATA_PAIRS} pairs, got {len(metadata)}.", param="metadata"
+        )
+    for key, value in metadata.items():
+        if len(key) > MAX_METADATA_KEY:
+            raise InvalidRequest(
+                f"Invalid 'metadata': key '{key[:20]}...' is over {MAX_METADATA_KEY} characters.", param="metadata"
+            )
+        if len(value) > MAX_METADATA_VALUE:
+            raise InvalidRequest(
+                f"Invalid 'metadata.{key}': value is over {MAX_METADATA_VALUE} characters.", param=f"metadata.{key}"
+            )
+
+
+def check_method(body: JobCreate) -> ReinforcementMethod:
+    """Only reinforcement: supervised, dpo and the top-level (supervised) hyperparameters are refused."""
+    method = body.method or {}
+    kind = method.get("type")
+    if kind != "reinforcement":
+        got = f"method.type {kind!r}" if body.method is not None else "no method (defaults to supervised)"
+        if body.method is None and body.hyperparameters is not None:
+            got = "top-level 'hyperparameters' (a supervised job)"
+        raise InvalidRequest(
+            f"only reinforcement fine-tuning is supported (got {got}); send method="
+            '{"type": "reinforcement", "reinforcement": {"grader": ..., "hyperparameters": ...}}',
+            param="method.type",
+        )
+    if body.hyperparameters is not None:
+        raise InvalidRequest(
+            "top-level 'hyperparameters' is for supervised jobs; put them in method.reinforcement.hyperparameters",
+            param="hyperparameters",
+        )
+    for key, value in method.items():
+        if key not in ("type", "reinforcement") and value is not None:
+            raise InvalidRequest(f"Unknown parameter 'method.{key}' for a reinforcement job.", param=f"method.{key}")
+    raw = method.get("reinforcement")
+    if not isinstance(raw, dict):
+        raise InvalidRequest("Missing required parameter: 'method.reinforcement'.", param="method.reinforcement")
+    try:
+        return ReinforcementMethod.model_validate(raw)
+    except ValidationError as exc:
+        raise invalid(exc, "method.reinforcement") from exc
+
+
+def check_grader(
+    ctx: AppContext, project_id: str, grader: dict[str, Any], prefix: str = "method.reinforcement.grader"
+) -> dict[str, Any]:
+    if grader.get("type") == "label_model":
+        raise InvalidRequest(
+            "a label_model grader is only allowed inside a multi grader, not as the job's grader",
+            param=f"{prefix}.type",
+        )
+    try:
+        return checked_grader(ctx, project_id, grader)
+    except InvalidRequest as exc:
+        param = exc.param or "grader"
+        exc.param = prefix + param.removeprefix("grader") if param.startswith("grader") else f"{prefix}.{param}"
+        raise
+
+
+def check_guards(ctx: AppContext, project_id: str, guards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each guard grader validated as the job's grader is (its eval-only pass_threshold aside), named uniquely."""
+    out, names = [], {records.REWARD_CRITERION}
+    for i, raw in enumerate(guards):
+        prefix = f"method.reinforcement.guard_graders[{i}]"
+        threshold = raw.get("pass_threshold")
+        guard = check_grader(ctx, project_id, {k: v for k, v in raw.items() if k != "pass_threshold"}, prefix)
+        if guard["name"] in names:
+            taken = "the job's grader in its linked eval" if guard["name"] == records.REWARD_CRITERION else "another"
+            raise InvalidRequest(
+                f"Invalid '{prefix}.name': {guard['name']!r} is taken ({taken}); each guard grader needs its own name.",
+                param=f"{prefix}.name",
+            )
+        names.add(guard["name"])
+        out.append(guard if threshold is None else {**guard, "pass_threshold": threshold})
+    return out
+
+
+def check_linked_eval(grader: dict[str, Any], guards: list[dict[str, Any]]) -> None:
+    """The job's grader and guards as the testing criteria of its linked eval (pass thresholds, label rules)."""
+    try:
+        criteria.parse_criteria(records.linked_criteria(grader, guards), param="criteria")
+    except InvalidRequest as exc:
+        index, _, rest = (exc.param or "criteria[0]").removeprefix("criteria[").partition("]")
+        where = (
+            "method.reinforcement.grader" if index == "0" else f"method.reinforcement.guard_graders[{int(index) - 1}]"
+        )
+        exc.param = where + rest
+        exc.message = exc.message.replace(f"criteria[{index}]", where)
+        raise
+
+
+def check_response_format(response_format: dict[str, Any] | None) -> None:
+    if response_format is None:
+        return
+    param = "method.reinforcement.response_format"
+    kind = response_format.get("type")
+    if kind not in ("text", "json_object", "json_schema"):
+        raise InvalidRequest(
+            f"Invalid '{param}.type': must be text, json_object or json_schema.", param=f"{param}.type"
+        )
+    if kind == "json_schema":
+        # OpenAI's nested form {"json_schema": {"name", "schema"}} or Azure's flat {"name", "schema"}.
+        nested = response_format.get("json_schema")
+        schema_obj = nested.get("schema") if isinstance(nested, dict) else response_format.get("schema")
+        if not isinstance(schema_obj, dict):
+            raise InvalidRequest(
+                f"'{param}' of type json_schema needs a JSON schema object.", param=f"{param}.json_schema"
+            )
+
+
+def check_model(ctx: AppContext, project_id: str, model: str) -> None:
+    """A base model: the trainer starts a fresh adapter on one, never on a fine-tuned model or checkpoint."""
+    try:
+        row = registry.get_row(ctx.store, project_id, model)
+    except NotFound:
+        raise InvalidRequest(
+            f"The model '{model}' does not exist or is not available for fine-tuning.",
+            param="model",
+            code="model_not_available",
+        ) from None
+    if row["kind"] != "base":
+        bases = ", ".join(r["id"] for r in registry.list_models(ctx.store, project_id) if r["kind"] == "base")
+        raise InvalidRequest(
+            f"The model '{model}' is a {row['kind'].replace('_', '-')} model; reinforcement fine-tuning starts "
+            f"from a base model ({bases}).",
+            param="model",
+            code="model_not_available",
+        )
+
+
+def check_budget(ctx: AppContext, model: str, hp: RFTHyperparameters | None) -> None:
+    """The request resolved as the trainer will (`hparams.check_request`: work per step, derived values),
+    and a completion budget that leaves room for a prompt in the base model's context."""
+    param = "method.reinforcement.hyperparameters"
+    try:
+        resolved = hparams.check_request(hp.model_dump(exclude_none=True) if hp is not None else None)
+    except hparams.HParamsError as exc:
+        raise InvalidRequest(str(exc), param=f"{param}.{exc.param}") from None
+    budget, effort = resolved.completion_budget, resolved.reasoning_effort
+    context = registry.context_length(ctx.store, ctx.settings, model)
+    if budget >= context:
+        raise InvalidRequest(
+            f"max_completion_tokens gives a completion budget of {budget} tokens (reasoning_effort {effort}), which "
+            f"leaves no room for the prompt in the {context}-token context of {model}",
+            param=f"{param}.max_completion_tokens",
+        )
+
+
+def check_early_stopping(hp: RFTHyperparameters | None, validation_file: str | None) -> None:
+    """Early stopping reads the validation reward: a job without a validation file has none."""
+    patience = getattr(hp, "early_stopping_patience", None)
+    if patience and validation_file is None:
+        raise InvalidRequest(
+            "early_stopping_patience stops on the validation reward, which needs a validation_file",
+            param="method.reinforcement.hyperparameters.early_stopping_patience",
+        )
+
+
+def check_file(ctx: AppContext, project_id: str, file_id: str, param: str) -> None:
+    """The file exists in the project, is a fine-tune file and parses; the 400 names the line at fault."""
+    f = schema.files.c
+    with ctx.store.begin() as conn:
+        row = conn.execute(
+            sa.select(schema.files).where(f.id == file_id, f.project_id == project_id, f.deleted_at.is_(None))
+        ).first()
+    if row is None:
+        raise InvalidRequest(f"Invalid '{param}': file '{file_id}' does not exist.", param=param, code="file_not_found")
+    if row.purpose != "fine-tune":
+        raise InvalidRequest(
+            f"Invalid '{param}': file '{file_id}' has purpose '{row.purpose}'; a job needs a 'fine-tune' file.",
+            param=param,
+            code="invalid_file_purpose",
+        )
+    try:
+        datasets.load_file_rows(ctx, file_id)
+    except datasets.DatasetError as exc:
+        raise InvalidRequest(
+            f"Invalid '{param}': file '{file_id}' is not a valid fine-tune file: {exc}",
+            param=param,
+            code="invalid_file",
+        ) from exc
+    except FileNotFoundError as exc:
+        raise InvalidRequest(
+            f"Invalid '{param}': the content of file '{file_id}' is missing.", param=param, code="invalid_file"
+        ) from exc
