@@ -87,7 +87,9 @@ def seed_objects(server: LiveServer, tiny: TinyModels) -> dict[str, str]:
     account = httpx.post(
         f"{server.v1}/organization/projects/{project['id']}/service_accounts", json={"name": "ci"}, headers=admin
     ).json()
+    evals = seed_eval(server)
     return {
+        **evals,
         "file_id": file_id,
         "job_id": job.id,
         "model_id": tiny.fine_tuned,
@@ -97,6 +99,50 @@ def seed_objects(server: LiveServer, tiny: TinyModels) -> dict[str, str]:
         "service_account_id": account["id"],
         "key_id": account["api_key"]["id"],
     }
+
+
+EVAL = {
+    "name": "fuzz",
+    "data_source_config": {"type": "custom", "item_schema": {"type": "object"}},
+    "testing_criteria": [GRADER],
+}
+EVAL_RUN = {
+    "data_source": {
+        "type": "jsonl",
+        "source": {"type": "file_content", "content": [{"item": {}, "sample": {"output_text": "x"}}]},
+    }
+}
+
+
+def seed_eval(server: LiveServer) -> dict[str, str]:
+    """An eval, a queued run of it and one output item (written as the runner would)."""
+    from openrft.evals.records import new_output_item_id
+    from openrft.ids import now_s
+    from openrft.store import schema
+    from openrft.store.db import Store
+
+    client = server.openai_client()
+    eval_id = client.evals.create(**EVAL).id  # type: ignore[arg-type]
+    run_id = client.evals.runs.create(eval_id, **EVAL_RUN).id  # type: ignore[arg-type]
+    item_id = new_output_item_id()
+    result = {"name": "exact", "type": "string_check", "score": 1.0, "passed": True, "sample": None}
+    store = Store(server.settings.db_url)
+    with store.begin() as conn:
+        conn.execute(
+            schema.eval_output_items.insert().values(
+                id=item_id,
+                run_id=run_id,
+                eval_id=eval_id,
+                datasource_item_id=0,
+                datasource_item={},
+                results=[result],
+                sample={"output": [{"role": "assistant", "content": "x"}]},
+                status="pass",
+                created_at=now_s(),
+            )
+        )
+    store.dispose()
+    return {"eval_id": eval_id, "run_id": run_id, "output_item_id": item_id}
 
 
 def body_examples(ids: dict[str, str], model: str) -> dict[str, list[Any]]:
@@ -113,6 +159,9 @@ def body_examples(ids: dict[str, str], model: str) -> dict[str, list[Any]]:
     return {
         "POST /v1/files": [{"file": TRAIN.decode(), "purpose": "fine-tune"}],
         "POST /v1/fine_tuning/jobs": [job],
+        "POST /v1/evals": [EVAL],
+        "POST /v1/evals/{eval_id}/runs": [EVAL_RUN],
+        "POST /v1/evals/{eval_id}": [{"name": "renamed"}],
         "POST /v1/fine_tuning/alpha/graders/validate": [{"grader": GRADER}],
         "POST /v1/fine_tuning/alpha/graders/run": [{"grader": GRADER, "model_sample": "x", "item": {}}],
         "POST /v1/chat/completions": [chat, chat | stream],
