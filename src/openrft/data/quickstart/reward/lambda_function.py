@@ -47,8 +47,8 @@ def lambda_handler(event, context):
                 "id": sample["id"],
                 "aggregate_reward_score": round(0.7 * category + 0.3 * brevity, 6),
                 "metrics_list": [
-                    {"name": "category", "value": category, "type": "Metric"},
-                    {"name": "brevity", "value": brevity, "type": "Metric"},
+                    {"name": "category", "value": category, "type": "Reward"},
+                    {"name": "brevity", "value": brevity, "type": "Reward"},
                 ],
             }
         )
