@@ -91,12 +91,20 @@ class JobFactory:
         grader: dict[str, Any] | None = None,
         seed: int = 7,
         training_content: bytes | None = None,
+        validation_content: bytes | None = None,
+        linked_eval: bool = False,
+        guard_graders: list[dict[str, Any]] | None = None,
+        penalty_metrics: list[str] | None = None,
     ) -> JobHandle:
+        """A leased job row; `linked_eval` (implied by guard_graders) also creates its eval, as the API does."""
         job_id = f"ftjob-{uuid.uuid4().hex[:12]}"
         lease = uuid.uuid4().hex
+        extras: dict[str, Any] = {"guard_graders": guard_graders} if guard_graders is not None else {}
+        if penalty_metrics is not None:
+            extras["penalty_metrics"] = penalty_metrics
         method = {
             "type": "reinforcement",
-            "reinforcement": {"grader": grader or YES_GRADER, "hyperparameters": hyperparameters},
+            "reinforcement": {"grader": grader or YES_GRADER, "hyperparameters": hyperparameters, **extras},
         }
         with self.store.begin() as conn:
             conn.execute(
@@ -105,7 +113,7 @@ class JobFactory:
                     project_id=self.project_id,
                     model=TINY_MODEL_ID,
                     training_file=self.file(training_content or rows_jsonl(n_train)),
-                    validation_file=self.file(rows_jsonl(n_valid)) if n_valid else None,
+                    validation_file=self.file(validation_content or rows_jsonl(n_valid)) if n_valid else None,
                     seed=seed,
                     method=method,
                     status="running",
@@ -116,6 +124,16 @@ class JobFactory:
                     attempts=1,
                 )
             )
+            if linked_eval or guard_graders:
+                from openrft.evals.records import create_linked_eval
+
+                create_linked_eval(
+                    conn,
+                    project_id=self.project_id,
+                    job_id=job_id,
+                    grader=grader or YES_GRADER,
+                    guard_graders=guard_graders or [],
+                )
         return JobHandle(self.store, job_id, lease)
 
     def set_control(self, job_id: str, control: str | None) -> None:

@@ -1,19 +1,24 @@
 """What a training run needs from its job row, read and checked once before any model is loaded.
 
 `prepare()` loads the training/validation rows, resolves the hyperparameters ("auto" -> numbers) and
-pins them into the job's `method.reinforcement.hyperparameters`, resolves the base model, and names the
-fine-tuned model. Every problem it finds is a `JobFailed` with the job error's code and param.
+pins them into the job's `method.reinforcement.hyperparameters`, resolves the base model, names the
+fine-tuned model, and reads the testing criteria of the job's linked eval (its grader named "reward", then
+its guard graders) and the penalty_metrics the monitor reads. Every problem it finds is a `JobFailed` with
+the job error's code and param.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import sqlalchemy as sa
 
 from openrft.errors import NotFound
 from openrft.jobstate import JobHandle, fine_tuned_model_id
 from openrft.settings import Settings
+from openrft.store import schema
 from openrft.store.blobs import BlobStore
 from openrft.store.db import Store
 from openrft.training import data, hparams
@@ -40,6 +45,14 @@ class Job:
     valid_rows: list[Any]
     hp: hparams.HParams
     fine_tuned_model: str
+    eval_id: str | None = None  # the linked eval; None for a job created before linked evals
+    criteria: list[dict[str, Any]] = field(default_factory=list)  # its testing criteria: "reward", then the guards
+    penalty_metrics: list[str] | None = None  # method.reinforcement.penalty_metrics (None: the Metric-type ones)
+
+    @property
+    def guards(self) -> list[dict[str, Any]]:
+        """The guard graders, as criteria of the linked eval (never part of the reward)."""
+        return self.criteria[1:]
 
 
 def prepare(handle: JobHandle, settings: Settings, store: Store) -> Job:
@@ -69,6 +82,11 @@ def prepare(handle: JobHandle, settings: Settings, store: Store) -> Job:
     if resolved.kind != "base":
         raise JobFailed("invalid_model", f"{row['model']} is not a base model.", "model")
     handle.update(method={**method, "reinforcement": {**reinforcement, "hyperparameters": hp.public()}})
+    criteria: list[dict[str, Any]] = []
+    if row.get("eval_id"):
+        with store.begin() as conn:
+            found = conn.execute(sa.select(schema.evals.c.testing_criteria).where(schema.evals.c.id == row["eval_id"]))
+            criteria = list(found.scalar() or [])
     return Job(
         id=row["id"],
         project_id=row["project_id"],
@@ -79,4 +97,7 @@ def prepare(handle: JobHandle, settings: Settings, store: Store) -> Job:
         valid_rows=valid_rows,
         hp=hp,
         fine_tuned_model=fine_tuned_model_id(row["model"], row["project_id"], row.get("suffix"), row["id"]),
+        eval_id=row.get("eval_id") if criteria else None,
+        criteria=criteria,
+        penalty_metrics=reinforcement.get("penalty_metrics"),
     )

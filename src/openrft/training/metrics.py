@@ -6,6 +6,11 @@ Bedrock (api-spec 2.5): critic_rewards_mean, actor_pg_loss, actor_entropy, actor
 critic_advantages_mean, response_length_mean. Ours: frac_reward_zero_std (share of groups whose
 rewards are all equal: no learning signal), actor_kl, learning_rate. (No actor_clip_frac: one on-policy
 update per rollout has nothing to clip, see training/losses.py.)
+Ours, for the reward-hacking monitor (training/watch.py, docs/monitoring.md): `reward_hacking` {detector:
+value or null} on every step; `signals`, the step's StepRecord (rollout signals, components, penalties, and
+on evaluation steps valid_reward, guards, kl_eval); on evaluation steps `scores.guards` [{name,
+valid_score_mean, valid_pass_rate}] (the guard graders), `kl_eval` (nats per token, KL to the base model on the
+validation completions) and `eval_run_id` (the linked eval's run of this step).
 """
 
 from __future__ import annotations
@@ -58,6 +63,12 @@ def step_event(
     valid_reward_mean: float | None,
     timing_s: dict[str, float],
     extra: dict[str, float],
+    reward_hacking: dict[str, float | None] | None = None,
+    signals: dict[str, Any] | None = None,
+    guards: dict[str, float] | None = None,
+    guard_pass_rates: dict[str, float] | None = None,
+    kl_eval: float | None = None,
+    eval_run_id: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """(message, data) of the metrics event of one step."""
     data = merge(train_fragments, valid_fragments or {})
@@ -83,8 +94,22 @@ def step_event(
         learning_rate=stats.learning_rate,
     )
     data.update(extra)
+    data["reward_hacking"] = dict(reward_hacking or {})
+    data["signals"] = dict(signals or {})
+    if guards:
+        rates = guard_pass_rates or {}
+        scores["guards"] = [
+            {"name": name, "valid_score_mean": value, "valid_pass_rate": rates.get(name)}
+            for name, value in guards.items()
+        ]
+    if kl_eval is not None:
+        data["kl_eval"] = kl_eval
+    if eval_run_id is not None:
+        data["eval_run_id"] = eval_run_id
     message = f"Step {step}/{total_steps}, train mean reward={stats.reward_mean:.2f}"
     if valid_reward_mean is not None:
         message += f", full validation mean reward={valid_reward_mean:.2f}"
+    for name, value in (guards or {}).items():
+        message += f", guard {name}={value:.2f}"
     message += f", response length={stats.response_length_mean:.1f}, {timing_s.get('full_iteration', 0.0):.1f}s"
     return message, data

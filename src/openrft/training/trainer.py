@@ -27,6 +27,7 @@ import json
 import logging
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +41,12 @@ from openrft.jobstate import JobHandle
 from openrft.settings import Settings
 from openrft.store.blobs import BlobStore
 from openrft.store.db import Store
-from openrft.training import checkpoints, data, hparams, precision, rollout, samples
+from openrft.training import checkpoints, data, hparams, precision, rollout, samples, validation, watch
 from openrft.training.checkpoints import TrainState
 from openrft.training.job import Job, JobFailed
 from openrft.training.losses import LOSSES, LossConfig, LossInputs, frac_reward_zero_std
 from openrft.training.metrics import StepStats, step_event
+from openrft.training.monitor import Monitor
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,13 @@ def train(handle: JobHandle, settings: Settings, store: Store, job: Job) -> str:
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=hp.learning_rate, weight_decay=hp.weight_decay)
     state = resume(handle, model, optimizer) or TrainState()
+    monitor, early = Monitor(), watch.EarlyStop(hp.early_stopping_patience)
+    watch.rebuild(handle, state.step, monitor, early)  # what the steps before a resume told them
+
+    def base_model() -> Any:
+        """The base model for the KL measurement of full fine-tuning (a LoRA policy disables its adapter)."""
+        return reference if reference is not None else load_policy(job.base_path, replace(hp, lora_rank=0))[0]
+
     prompts = [rollout.render_prompt(tokenizer, r.messages, r.tools) for r in job.train_rows]
     valid_prompts = [rollout.render_prompt(tokenizer, r.messages, r.tools) for r in job.valid_rows[: hp.eval_samples]]
     audit_seen: str | None = None  # the grader code the events last named
@@ -132,16 +141,18 @@ def train(handle: JobHandle, settings: Settings, store: Store, job: Job) -> str:
 
         # 4. A bounded sample of the step's groups, readable through the API (training/samples.py).
         t_samples = time.perf_counter()
-        store_samples(handle, settings, step, rows, out, graded, advantages.tolist(), hp.group_size)
+        stored = store_samples(handle, settings, step, rows, out, graded, advantages.tolist(), hp.group_size)
         t_samples = time.perf_counter() - t_samples
 
-        # 5. Every eval_interval steps and at the end: validation reward, then a checkpoint.
-        valid_reward, valid_fragments, t_eval = None, None, 0.0
+        # 5. Every eval_interval steps and at the end: validation (rewards, guards, KL, the linked eval's run),
+        # then a checkpoint.
+        validation, t_eval = None, 0.0
         if step % hp.eval_interval == 0 or step == total_steps:
             t3 = time.perf_counter()
             if valid_prompts:
-                valid_reward, valid_fragments = evaluate(sampler.model(), tokenizer, valid_prompts, job, grading)
+                validation = evaluate(model, sampler.model(), tokenizer, valid_prompts, job, grading, step, base_model)
             t_eval = time.perf_counter() - t3
+            valid_reward = validation.reward if validation else None
             ckpt_metrics = {
                 "step": step,
                 "train_reward_mean": stats.reward_mean,
@@ -150,6 +161,9 @@ def train(handle: JobHandle, settings: Settings, store: Store, job: Job) -> str:
             }
             save_checkpoint(handle, registry, store, job, ckpt_root, model, tokenizer, optimizer, state, ckpt_metrics)
 
+        # 6. The reward-hacking monitor (training/watch.py), then the step's metrics event and its warnings.
+        record = watch.step_record(step, out.texts, hp.group_size, stats, graded, job.penalty_metrics, validation)
+        findings = monitor.observe(record)
         timing = {
             "sampling": t_sampling,
             "grading": t_grading,
@@ -163,13 +177,34 @@ def train(handle: JobHandle, settings: Settings, store: Store, job: Job) -> str:
             total_steps=total_steps,
             stats=stats,
             train_fragments=graded.metrics("train"),
-            valid_fragments=valid_fragments,
-            valid_reward_mean=valid_reward,
+            valid_fragments=validation.fragments if validation else None,
+            valid_reward_mean=validation.reward if validation else None,
             timing_s=timing,
             extra=graded.extra_metrics,
+            reward_hacking=monitor.values(),
+            signals=watch.record_data(record),
+            guards=validation.guards if validation else None,
+            guard_pass_rates=validation.guard_pass_rates if validation else None,
+            kl_eval=validation.kl_eval if validation else None,
+            eval_run_id=validation.run_id if validation else None,
         )
         handle.event(message, type="metrics", data=event)
         handle.update(estimated_finish=int(time.time() + timing["full_iteration"] * (total_steps - step)))
+        watch.report(handle, findings, samples.top_ids(stored))
+        if findings and hp.on_reward_hacking == "pause":
+            names = ", ".join(f.signal for f in findings)
+            handle.event(
+                f"Pausing the job at step {step}: on_reward_hacking is 'pause' and {names} fired (see the warnings "
+                "above); resume it to go on, or cancel it.",
+                level="warn",
+                data={"signals": [f.signal for f in findings], "step": step, "sample_ids": samples.top_ids(stored)},
+            )
+            save_checkpoint(handle, registry, store, job, ckpt_root, model, tokenizer, optimizer, state, {})
+            handle.finish("paused")
+            return "paused"
+        if validation is not None and early.observe(step, validation.reward):
+            stop_early(handle, job, model, optimizer, early, step)
+            break
 
     # The fine-tuned model: saved next to the other models, registered, served from now on.
     final_dir = checkpoints.save_final(model, tokenizer, settings.models_dir / "ft" / job.id)
@@ -379,19 +414,79 @@ def reference_logprobs(
         return rollout.token_logprobs(model, *args, prompt_index=out.prompt_index[rows])[0]
 
 
-def evaluate(model: Any, tokenizer: Any, prompts: list[list[int]], job: Job, ctx: Any) -> tuple[float, dict[str, Any]]:
-    """Mean validation reward of one greedy completion per validation prompt, and its metrics fragments."""
+def evaluate(
+    policy: Any,
+    sampling_model: Any,
+    tokenizer: Any,
+    prompts: list[list[int]],
+    job: Job,
+    ctx: Any,
+    step: int,
+    base_model: Any,
+) -> validation.Validation:
+    """One greedy completion per validation prompt, graded by the job's grader and its guards, the KL to the base
+    model on them, and the linked eval's run of this step (training/validation.py)."""
+    from openrft.evals import criteria, records
+    from openrft.graders import Sample
+
+    hp = job.hp
     out = rollout.generate(
-        model,
+        sampling_model,
         tokenizer,
         prompts,
         group_size=1,
-        completion_budget=job.hp.completion_budget,
-        temperature=job.hp.temperature,
+        completion_budget=hp.completion_budget,
+        temperature=hp.temperature,
         greedy=True,
     )
-    graded = grade(job.grader, out.texts, job.valid_rows[: len(prompts)], ctx, "valid")
-    return sum(graded.rewards) / max(1, len(graded.rewards)), graded.metrics("valid")
+    rows = job.valid_rows[: len(prompts)]
+    graded = grade(job.grader, out.texts, rows, ctx, "valid")
+    result = validation.Validation(
+        reward=sum(graded.rewards) / max(1, len(graded.rewards)), fragments=graded.metrics("valid")
+    )
+    others: list[tuple[list[dict[str, Any]], bool]] = [([], True) for _ in rows]
+    if job.guards:
+        others = criteria.grade_items(
+            job.guards,
+            [Sample(output_text=t) for t in out.texts],
+            [r.item for r in rows],
+            ctx,
+            messages=[r.messages for r in rows],
+        )
+        result.guards, result.guard_pass_rates = validation.guard_scores(job.guards, others)
+    result.kl_eval = validation.kl_to_base(policy, base_model, out)
+    if job.eval_id:
+        result.run_id = records.record_job_eval(
+            ctx.store,
+            eval_id=job.eval_id,
+            job_id=job.id,
+            project_id=job.project_id,
+            step=step,
+            model_id=f"{job.fine_tuned_model}:ckpt-step-{step}",
+            rows=rows,
+            texts=out.texts,
+            prompt_tokens=out.prompt_tokens,
+            completion_tokens=out.completion_tokens,
+            finish_reasons=validation.finish_reasons(out, rollout.eos_token_ids(policy, tokenizer)),
+            results=validation.linked_results(job.criteria, graded.outcomes, others),
+            sampling={"temperature": 0.0, "max_completion_tokens": hp.completion_budget, "top_p": 1.0, "seed": hp.seed},
+        )
+    return result
+
+
+def stop_early(
+    handle: JobHandle, job: Job, model: torch.nn.Module, optimizer: torch.optim.Optimizer, early: Any, step: int
+) -> None:
+    """Early stopping: say why, and take the best evaluation's checkpoint as the model to finish with."""
+    best = next((c for c in handle.checkpoints() if c["step_number"] == early.best_step), None)
+    if best is not None and early.best_step != step:
+        checkpoints.load(Path(best["path"]), model, optimizer)
+    handle.event(
+        f"Early stopping at step {step}: the validation reward has not improved on {early.best:.3f} (step "
+        f"{early.best_step}) for {early.patience} evaluation(s); the fine-tuned model is step {early.best_step}'s "
+        "checkpoint",
+        data={"best_step": early.best_step, "best_valid_reward_mean": early.best, "stopped_at_step": step},
+    )
 
 
 def save_checkpoint(
