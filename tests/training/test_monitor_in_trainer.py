@@ -167,3 +167,35 @@ def test_evaluation_steps_are_runs_of_the_linked_eval(
         assert sum(rewards) / 3 == pytest.approx(metrics[step]["scores"]["valid_reward_mean"])
         guards = [item.results[1].score for item in items]  # type: ignore[attr-defined]
         assert sum(guards) / 3 == pytest.approx(metrics[step]["scores"]["guards"][0]["valid_score_mean"])
+
+
+def test_kl_to_base_is_zero_at_the_base_and_grows_with_the_change(tiny_model_dir: Path) -> None:
+    import copy
+
+    import torch
+
+    from openrft.training import rollout, validation
+    from openrft.training.hparams import HParams
+    from openrft.training.trainer import load_policy
+
+    lora, tokenizer = load_policy(tiny_model_dir, HParams(lora_rank=4, lora_alpha=8, precision="fp32"))
+    prompts = [rollout.render_prompt(tokenizer, [{"role": "user", "content": w}], None) for w in ("yes", "cat dog")]
+    out = rollout.generate(lora, tokenizer, prompts, group_size=1, completion_budget=5, temperature=1.0, greedy=True)
+    assert validation.kl_to_base(lora, None, out) == pytest.approx(0.0, abs=1e-6)  # LoRA B starts at zero
+
+    full, _ = load_policy(tiny_model_dir, HParams(lora_rank=0, precision="fp32"))
+    base = copy.deepcopy(full)
+    assert validation.kl_to_base(full, lambda: base, out) == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="reference"):
+        validation.kl_to_base(full, None, out)
+    kls = []
+    for scale in (0.01, 0.1):
+        with torch.no_grad():
+            for p, p0 in zip(full.parameters(), base.parameters(), strict=True):
+                p.copy_(p0 + scale * torch.randn_like(p0))
+        kls.append(validation.kl_to_base(full, lambda: base, out))
+    assert 0 < kls[0] < kls[1]
+    reasons = validation.finish_reasons(out, rollout.eos_token_ids(full, tokenizer))
+    assert set(reasons) <= {"stop", "length"}
+    assert all(r == "stop" for r, n in zip(reasons, out.completion_tokens, strict=True) if n < 5)  # ended on EOS
+    assert validation.finish_reasons(out, []) == ["length", "length"]  # no EOS at all: cut at the budget

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from openrft.ids import new_id, now_s
 from openrft.jobstate import JobHandle
+from openrft.settings import Settings
 from openrft.store import schema
 
 MAX_ERROR_CHARS = 500
@@ -129,6 +130,35 @@ def store_step(handle: JobHandle, rows: list[dict[str, Any]], *, cap: int) -> li
         if drop:
             conn.execute(t.delete().where(t.c.job_id == handle.job_id, t.c.step.in_(drop)))
     return [r["id"] for r in rows]
+
+
+def store_rollout(
+    handle: JobHandle,
+    settings: Settings,
+    step: int,
+    rows: list[Any],
+    out: Any,
+    graded: Any,
+    advantages: list[float],
+    group_size: int,
+) -> list[dict[str, Any]]:
+    """Store the step's first `samples_groups_per_step` groups (within the job's `samples_per_job`) of a
+    rollout.Rollout `out` graded as `graded`; returns the rows stored."""
+    groups = min(settings.samples_groups_per_step, settings.samples_per_job)
+    if groups <= 0:
+        return []
+    stored = group_rows(
+        step=step,
+        messages=[r.messages for r in rows],
+        texts=out.texts,
+        graded=graded,
+        advantages=advantages,
+        completion_tokens=out.completion_tokens,
+        group_size=group_size,
+        max_groups=groups,
+    )
+    store_step(handle, stored, cap=settings.samples_per_job)
+    return stored
 
 
 def top_ids(rows: Sequence[dict[str, Any]], n: int = 3) -> list[str]:

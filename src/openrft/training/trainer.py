@@ -141,7 +141,7 @@ def train(handle: JobHandle, settings: Settings, store: Store, job: Job) -> str:
 
         # 4. A bounded sample of the step's groups, readable through the API (training/samples.py).
         t_samples = time.perf_counter()
-        stored = store_samples(handle, settings, step, rows, out, graded, advantages.tolist(), hp.group_size)
+        stored = samples.store_rollout(handle, settings, step, rows, out, graded, advantages.tolist(), hp.group_size)
         t_samples = time.perf_counter() - t_samples
 
         # 5. Every eval_interval steps and at the end: validation (rewards, guards, KL, the linked eval's run),
@@ -203,7 +203,7 @@ def train(handle: JobHandle, settings: Settings, store: Store, job: Job) -> str:
             handle.finish("paused")
             return "paused"
         if validation is not None and early.observe(step, validation.reward):
-            stop_early(handle, job, model, optimizer, early, step)
+            watch.stop_early(handle, model, optimizer, early, step)
             break
 
     # The fine-tuned model: saved next to the other models, registered, served from now on.
@@ -293,34 +293,6 @@ def record_audit(handle: JobHandle, job: Job, graded: Any, previous: str | None)
         data={"grader": redact(job.grader), "audit": audit},
     )
     return signature
-
-
-def store_samples(
-    handle: JobHandle,
-    settings: Settings,
-    step: int,
-    rows: list[Any],
-    out: rollout.Rollout,
-    graded: Any,
-    advantages: list[float],
-    group_size: int,
-) -> list[dict[str, Any]]:
-    """Store the step's first `samples_groups_per_step` groups (within the job's `samples_per_job`); the rows."""
-    groups = min(settings.samples_groups_per_step, settings.samples_per_job)
-    if groups <= 0:
-        return []
-    stored = samples.group_rows(
-        step=step,
-        messages=[r.messages for r in rows],
-        texts=out.texts,
-        graded=graded,
-        advantages=advantages,
-        completion_tokens=out.completion_tokens,
-        group_size=group_size,
-        max_groups=groups,
-    )
-    samples.store_step(handle, stored, cap=settings.samples_per_job)
-    return stored
 
 
 def check_grader_errors(graded: Any, streak: int, step: int) -> int:
@@ -472,21 +444,6 @@ def evaluate(
             sampling={"temperature": 0.0, "max_completion_tokens": hp.completion_budget, "top_p": 1.0, "seed": hp.seed},
         )
     return result
-
-
-def stop_early(
-    handle: JobHandle, job: Job, model: torch.nn.Module, optimizer: torch.optim.Optimizer, early: Any, step: int
-) -> None:
-    """Early stopping: say why, and take the best evaluation's checkpoint as the model to finish with."""
-    best = next((c for c in handle.checkpoints() if c["step_number"] == early.best_step), None)
-    if best is not None and early.best_step != step:
-        checkpoints.load(Path(best["path"]), model, optimizer)
-    handle.event(
-        f"Early stopping at step {step}: the validation reward has not improved on {early.best:.3f} (step "
-        f"{early.best_step}) for {early.patience} evaluation(s); the fine-tuned model is step {early.best_step}'s "
-        "checkpoint",
-        data={"best_step": early.best_step, "best_valid_reward_mean": early.best, "stopped_at_step": step},
-    )
 
 
 def save_checkpoint(

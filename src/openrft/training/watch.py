@@ -26,13 +26,14 @@ reward the job stops and succeeds with the best evaluation's checkpoint as its f
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from openrft.jobstate import JobHandle
 from openrft.store import schema
-from openrft.training import samples, signals
+from openrft.training import checkpoints, samples, signals
 from openrft.training.metrics import StepStats
 from openrft.training.monitor import Finding, Monitor, StepRecord
 from openrft.training.validation import Validation
@@ -113,6 +114,19 @@ class EarlyStop:
         else:
             self.since_best += 1
         return self.patience > 0 and self.since_best >= self.patience
+
+
+def stop_early(handle: JobHandle, model: Any, optimizer: Any, early: EarlyStop, step: int) -> None:
+    """Early stopping: say why, and load the best evaluation's checkpoint into `model` to finish with."""
+    best = next((c for c in handle.checkpoints() if c["step_number"] == early.best_step), None)
+    if best is not None and early.best_step != step:
+        checkpoints.load(Path(best["path"]), model, optimizer)
+    kept = f"step {early.best_step}'s checkpoint" if best is not None else f"the last step's (step {step}) weights"
+    handle.event(
+        f"Early stopping at step {step}: the validation reward has not improved on {early.best:.3f} (step "
+        f"{early.best_step}) for {early.patience} evaluation(s); the fine-tuned model is {kept}",
+        data={"best_step": early.best_step, "best_valid_reward_mean": early.best, "stopped_at_step": step},
+    )
 
 
 def rebuild(handle: JobHandle, upto_step: int, monitor: Monitor, early: EarlyStop) -> None:
