@@ -224,21 +224,14 @@ def test_record_job_eval_writes_one_completed_run(store: Store) -> None:
         DatasetRow(line=1, messages=[{"role": "user", "content": "2+2?"}], tools=None, item={"answer": "4"}),
         DatasetRow(line=3, messages=[{"role": "user", "content": "3+3?"}], tools=None, item={"answer": "6"}),
     ]
-    run_id = records.record_job_eval(
-        store,
-        eval_id="eval_j",
-        job_id="ftjob-1",
-        project_id="proj_default",
-        step=5,
-        model_id="ft:m:proj_default::ftjob-1:ckpt-step-5",
-        rows=rows,
-        texts=["4", "7"],
-        prompt_tokens=[9, 9],
-        completion_tokens=[1, 2],
-        finish_reasons=["stop", "length"],
-        results=[([result("reward", True)], True), ([result("reward", False)], False)],
-        sampling={"temperature": 1.0, "max_completion_tokens": 16, "top_p": 1.0, "seed": 7},
-    )
+    stale = record(store, rows)  # an attempt that crashed before its checkpoint
+    run_id = record(store, rows)  # the resumed attempt replays the step: one run for it, not two
+    with store.begin() as conn:
+        runs = conn.scalars(sa.select(schema.eval_runs.c.id).where(schema.eval_runs.c.job_id == "ftjob-1")).all()
+        stale_items = conn.scalars(
+            sa.select(schema.eval_output_items.c.id).where(schema.eval_output_items.c.run_id == stale)
+        ).all()
+    assert runs == [run_id] and stale_items == []
     with store.begin() as conn:
         run = conn.execute(sa.select(schema.eval_runs).where(schema.eval_runs.c.id == run_id)).mappings().one()
         items = (
@@ -261,10 +254,28 @@ def test_record_job_eval_writes_one_completed_run(store: Store) -> None:
     assert items[1]["sample"]["finish_reason"] == "length" and items[1]["status"] == "fail"
 
 
+def record(store: Store, rows: list[DatasetRow]) -> str:
+    return records.record_job_eval(
+        store.begin_immediate,
+        eval_id="eval_j",
+        job_id="ftjob-1",
+        project_id="proj_default",
+        step=5,
+        model_id="ft:m:proj_default::ftjob-1:ckpt-step-5",
+        rows=rows,
+        texts=["4", "7"],
+        prompt_tokens=[9, 9],
+        completion_tokens=[1, 2],
+        finish_reasons=["stop", "length"],
+        results=[([result("reward", True)], True), ([result("reward", False)], False)],
+        sampling={"temperature": 1.0, "max_completion_tokens": 16, "top_p": 1.0, "seed": 7},
+    )
+
+
 def test_record_job_eval_refuses_misaligned_lists(store: Store) -> None:
     with pytest.raises(ValueError, match="align"):
         records.record_job_eval(
-            store,
+            store.begin_immediate,
             eval_id="e",
             job_id="j",
             project_id="p",

@@ -161,7 +161,7 @@ def passes(criterion: dict[str, Any], score: float) -> bool:
     return score >= (DEFAULT_PASS_THRESHOLD if threshold is None else threshold)
 
 
-def _result(criterion: dict[str, Any], outcome: Any) -> dict[str, Any]:
+def result(criterion: dict[str, Any], outcome: Any) -> dict[str, Any]:
     """One criterion's grade of one item, in OpenAI's Result shape (+ the criterion's id)."""
     details: dict[str, Any] = {}
     if outcome.error:
@@ -214,6 +214,6 @@ def grade_items(
             per_criterion.append([Outcome(error="other_error", details=exc.message) for _ in envs])
     out = []
     for k in range(len(items)):
-        results = [_result(c, outcomes[k]) for c, outcomes in zip(criteria, per_criterion, strict=True)]
+        results = [result(c, outcomes[k]) for c, outcomes in zip(criteria, per_criterion, strict=True)]
         out.append((results, all(r["passed"] for r in results)))
     return out

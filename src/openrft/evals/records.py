@@ -21,7 +21,8 @@ step, written by the trainer already graded) live here too, so every writer of t
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,6 @@ from openrft.datasets import DatasetRow
 from openrft.ids import now_s
 from openrft.inference import prompts
 from openrft.store import schema
-from openrft.store.db import Store
 
 EVAL_PREFIX = "eval_"
 RUN_PREFIX = "evalrun_"
@@ -276,7 +276,7 @@ def create_linked_eval(
 
 
 def record_job_eval(
-    store: Store,
+    begin: Callable[[], AbstractContextManager[sa.Connection]],
     *,
     eval_id: str,
     job_id: str,
@@ -295,7 +295,9 @@ def record_job_eval(
     validation row (`results` as criteria.grade_items returns them, aligned with `rows`).
 
     The items' datasource_item is the validation file's line (messages, tools, fields) and its id the
-    line's 0-based index in that file. One transaction: the run is never seen half written.
+    line's 0-based index in that file. One transaction from `begin` (the trainer passes its lease-fenced
+    `JobHandle.fenced`, so a trainer that lost its job writes nothing): the run is never seen half written,
+    and a replayed evaluation step (a resumed job) replaces the run an earlier attempt wrote for that step.
     """
     n = len(rows)
     if not (len(texts) == len(prompt_tokens) == len(completion_tokens) == len(finish_reasons) == len(results) == n):
@@ -316,7 +318,13 @@ def record_job_eval(
         )
         items.append(OutputItem(row.line - 1, line, graded, sample, passed))
     run_id, now = new_run_id(), now_s()
-    with store.begin_immediate() as conn:
+    with begin() as conn:
+        stale = conn.scalars(
+            sa.select(schema.eval_runs.c.id).where(schema.eval_runs.c.job_id == job_id, schema.eval_runs.c.step == step)
+        ).all()
+        if stale:
+            conn.execute(schema.eval_output_items.delete().where(schema.eval_output_items.c.run_id.in_(stale)))
+            conn.execute(schema.eval_runs.delete().where(schema.eval_runs.c.id.in_(stale)))
         validation_file = conn.execute(
             sa.select(schema.jobs.c.validation_file).where(schema.jobs.c.id == job_id)
         ).scalar()

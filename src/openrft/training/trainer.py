@@ -150,7 +150,9 @@ def train(handle: JobHandle, settings: Settings, store: Store, job: Job) -> str:
         if step % hp.eval_interval == 0 or step == total_steps:
             t3 = time.perf_counter()
             if valid_prompts:
-                validation = evaluate(model, sampler.model(), tokenizer, valid_prompts, job, grading, step, base_model)
+                validation = evaluate(
+                    model, sampler.model(), tokenizer, valid_prompts, job, grading, step, base_model, handle.fenced
+                )
             t_eval = time.perf_counter() - t3
             valid_reward = validation.reward if validation else None
             ckpt_metrics = {
@@ -395,6 +397,7 @@ def evaluate(
     ctx: Any,
     step: int,
     base_model: Any,
+    fenced: Any,
 ) -> validation.Validation:
     """One greedy completion per validation prompt, graded by the job's grader and its guards, the KL to the base
     model on them, and the linked eval's run of this step (training/validation.py)."""
@@ -429,7 +432,7 @@ def evaluate(
     result.kl_eval = validation.kl_to_base(policy, base_model, out)
     if job.eval_id:
         result.run_id = records.record_job_eval(
-            ctx.store,
+            fenced,
             eval_id=job.eval_id,
             job_id=job.id,
             project_id=job.project_id,

@@ -58,11 +58,11 @@ def linked_results(
 ) -> list[tuple[list[dict[str, Any]], bool]]:
     """Per item (results, passed) over every criterion of the linked eval: criteria[0] is the job's grader, graded
     already (`reward_outcomes`), the rest graded by `criteria.grade_items` (`others`, aligned with the items)."""
-    from openrft.evals.criteria import _result  # the one Result builder of grade_items, for an outcome we hold
+    from openrft.evals.criteria import result  # the one Result builder of grade_items, for an outcome we hold
 
     out = []
     for outcome, (results, _) in zip(reward_outcomes, others, strict=True):
-        merged = [_result(criteria[0], outcome), *results]
+        merged = [result(criteria[0], outcome), *results]
         out.append((merged, all(r["passed"] for r in merged)))
     return out
 
