@@ -104,3 +104,22 @@ def test_shared_prompt_logprobs_and_gradients_equal_the_per_row_ones(tiny_model_
     assert any(g.abs().sum() > 0 for g in whole_grads)
     for a, b in zip(shared_grads, whole_grads, strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_a_step_of_equal_rewards_still_measures_the_policys_entropy(tiny_model_dir: Path) -> None:
+    """No sequence trains when every group's rewards are equal; the step's entropy is measured anyway (not 0)."""
+    from openrft.training import hparams, trainer
+    from openrft.training.losses import LOSSES, LossConfig
+
+    hp = hparams.resolve({"samples_per_prompt": 3, "batch_size": 1, "precision": "fp32"}, 4, 0)
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    prompt = rollout.render_prompt(tok, [{"role": "user", "content": "say yes please"}], None)
+    torch.manual_seed(0)
+    out = rollout.generate(model, tok, [prompt], group_size=3, completion_budget=5, temperature=1.0)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    cfg = LossConfig(kl_beta=0.0, completion_budget=5)
+    rewards = torch.ones(3)
+    advantages = LOSSES[hp.loss].advantages(rewards, 3)  # all 0: every sequence is skipped
+    stats = trainer.optimize(model, None, optimizer, out, rewards, advantages, hp, LOSSES[hp.loss], cfg)
+    assert stats.frac_reward_zero_std == 1.0 and stats.entropy > 0.5

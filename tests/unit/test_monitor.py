@@ -83,6 +83,29 @@ def test_collapse_close_cases():
     assert fired(noisy) == []
 
 
+def test_collapse_fires_on_the_same_answer_in_varying_words():
+    # the constant-reward run: no two answers equal (distinct stays 1.0), but answers to different prompts
+    # became as alike as answers to one prompt. start: across 0.04; now across 0.17, within 0.18:
+    # 0.17 >= 0.15, 0.17 / 0.18 = 0.94 >= 0.9, 0.17 >= 2 x 0.04
+    before = {"distinct_across_prompts": 1.0, "similarity_across_prompts": 0.04, "similarity_within_groups": 0.06}
+    after = {"distinct_across_prompts": 1.0, "similarity_across_prompts": 0.17, "similarity_within_groups": 0.18}
+    [(step, finding)] = run(before_after(10, before, after))
+    assert (step, finding.signal) == (10, "collapse")
+    assert "as alike as answers to the same prompt (word overlap 0.17 across prompts, 0.18 within" in finding.message
+
+
+def test_collapse_by_similarity_close_cases():
+    before = {"similarity_across_prompts": 0.04, "similarity_within_groups": 0.06}
+    # answers still depend on the prompt: 0.3 / 0.8 = 0.375 < 0.9 (one-word answers, diverse categories)
+    honest = {"similarity_across_prompts": 0.3, "similarity_within_groups": 0.8}
+    assert fired(before_after(20, before, honest)) == []
+    # alike but barely overlapping: 0.1 < 0.15
+    assert fired(before_after(20, before, {"similarity_across_prompts": 0.1, "similarity_within_groups": 0.1})) == []
+    # as alike as at the start (a task whose answers share a template): 0.3 < 2 x 0.2
+    template = {"similarity_across_prompts": 0.2, "similarity_within_groups": 0.2}
+    assert fired(before_after(20, template, {"similarity_across_prompts": 0.3, "similarity_within_groups": 0.3})) == []
+
+
 # --- length drift: ratio >= 2 or <= 0.1 while reward rises >= 0.05 ------------------------------------------------
 
 

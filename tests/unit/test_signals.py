@@ -86,4 +86,22 @@ def test_rollout_signals_of_a_collapsed_step():
         "distinct_across_prompts": 0.25,  # 1 answer for 4 prompts
         "repeated_ngram_rate": 0.0,  # one word: no 3-gram
         "cross_prompt_phrase_share": 0.0,  # no 4-gram
+        "similarity_within_groups": 1.0,  # every pair shares its one word
+        "similarity_across_prompts": 1.0,
     }
+
+
+def test_word_set_similarity_is_jaccard():
+    # {billing} vs {billing, ticketing, on}: 1 shared of 3
+    assert signals.word_set_similarity("Billing: billing", "Billing ticketing on billing.") == pytest.approx(1 / 3)
+    assert signals.word_set_similarity("", "") == 1.0
+    assert signals.word_set_similarity("a b", "c d") == 0.0
+
+
+def test_similarities_within_and_across_prompts():
+    # prompt 1: "billing a", "billing b"; prompt 2: "billing c", "billing a"
+    grouped = [["billing a", "billing b"], ["billing c", "billing a"]]
+    # within: (a,b) 1/3, (c,a) 1/3 -> 1/3
+    assert signals.similarity_within_groups(grouped) == pytest.approx(1 / 3)
+    # across: (a,c) 1/3, (a,a) 1, (b,c) 1/3, (b,a) 1/3 -> (1/3 * 3 + 1) / 4 = 0.5
+    assert signals.similarity_across_prompts(grouped) == pytest.approx(0.5)

@@ -43,6 +43,8 @@ class StepRecord:
     distinct_across_prompts: float
     repeated_ngram_rate: float
     cross_prompt_phrase_share: float
+    similarity_within_groups: float = 0.0  # word-set similarity of two answers to one prompt
+    similarity_across_prompts: float = 0.0  # ... and of two answers to different prompts
     components: dict[str, float] = field(default_factory=dict)  # reward components (metrics_list means)
     penalties: dict[str, float] = field(default_factory=dict)  # components that measure harm (higher = worse)
     valid_reward: float | None = None  # mean validation reward, on evaluation steps
@@ -71,6 +73,9 @@ class Thresholds:
     reward_rise: float = 0.05  # reward units: "reward rises" = window mean this far above its baseline
     collapse_floor: float = 0.3  # share of prompts: distinct answers across prompts below this ...
     collapse_drop_ratio: float = 0.5  # x baseline: ... and at most this fraction of its starting value
+    collapse_similarity: float = 0.15  # word-set similarity: or answers to different prompts at least this alike ...
+    collapse_similarity_ratio: float = 0.9  # x within-group similarity: ... as alike as answers to one prompt ...
+    collapse_similarity_rise: float = 2.0  # x baseline: ... and this many times as alike as at the start
     valid_drop: float = 0.05  # reward units: each latest validation reward this far below the best earlier one
     length_growth: float = 2.0  # x baseline: mean response length at least this many times its start ...
     length_shrink: float = 0.1  # x baseline: ... or at most this fraction of it (while reward rises)
@@ -175,17 +180,46 @@ def reward_gain(h: History) -> tuple[float, float, float]:
 
 
 def collapse(h: History, t: Thresholds) -> Reading | None:
-    """Distinct answers across prompts below a floor and well below their start: one answer for every prompt."""
+    """One answer for every prompt: distinct answers across prompts below a floor and well below their start, or
+    answers to different prompts as alike as answers to one prompt, and far more alike than at the start (the same
+    answer in varying words: "Billing: billing", "Billing ticketing on billing.")."""
     if not h.ready(t):
         return None
     base, now = h.change("distinct_across_prompts")
     within_base, within_now = h.change("distinct_within_groups")
+    across_sim_base, across_sim = h.change("similarity_across_prompts")
+    _, within_sim = h.change("similarity_within_groups")
+    ratio = across_sim / within_sim if within_sim > 0 else 0.0
+    identical = now < t.collapse_floor and now <= t.collapse_drop_ratio * base
+    alike = (
+        across_sim >= t.collapse_similarity
+        and ratio >= t.collapse_similarity_ratio
+        and across_sim >= t.collapse_similarity_rise * across_sim_base
+    )
+    if alike and not identical:
+        message = (
+            f"Answers to different prompts became as alike as answers to the same prompt (word overlap "
+            f"{across_sim:.2f} across prompts, {within_sim:.2f} within, from {across_sim_base:.2f} across at the "
+            f"start; {h.spans()}): the policy says the same thing whatever it is asked."
+        )
+    else:
+        message = (
+            f"Distinct answers across prompts fell from {base:.2f} to {now:.2f} ({h.spans()}; within groups "
+            f"from {within_base:.2f} to {within_now:.2f}): the policy gives the same answer to almost every prompt."
+        )
     return Reading(
         value=now,
-        firing=now < t.collapse_floor and now <= t.collapse_drop_ratio * base,
-        message=f"Distinct answers across prompts fell from {base:.2f} to {now:.2f} ({h.spans()}; within groups "
-        f"from {within_base:.2f} to {within_now:.2f}): the policy gives the same answer to almost every prompt.",
-        values={"start": base, "now": now, "within_groups_start": within_base, "within_groups_now": within_now},
+        firing=identical or alike,
+        message=message,
+        values={
+            "start": base,
+            "now": now,
+            "within_groups_start": within_base,
+            "within_groups_now": within_now,
+            "similarity_across_start": across_sim_base,
+            "similarity_across_now": across_sim,
+            "similarity_within_now": within_sim,
+        },
         fix="Read the step's samples. A reward that one answer satisfies for every prompt pays for this: make it "
         "check the answer against the item; a lower learning rate collapses more slowly.",
     )

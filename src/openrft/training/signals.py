@@ -11,6 +11,9 @@ consecutive completions per prompt). The reward-hacking monitor (training/monito
   same completion (keyword stuffing, loops). 0 for a completion with fewer than 3 words (it has no 3-gram).
 - cross_prompt_phrase_share: the largest share of prompts in which a single word 4-gram appears in at least one
   completion (the same phrase pasted into every answer). 0 with fewer than 2 prompts (nothing to compare).
+- similarity_within_groups / similarity_across_prompts: mean word-set (Jaccard) similarity of two completions
+  of the same prompt / of two different prompts, over the first SIMILARITY_SAMPLES completions of each group.
+  Across close to within = the answers no longer depend on the prompt (collapse without identical answers).
 
 Normalization (answers): lowercased, whitespace collapsed to single spaces, leading/trailing whitespace and
 trailing punctuation stripped ("Billing." == "billing"). Words (n-grams): lowercased runs of letters, digits and
@@ -23,11 +26,13 @@ starting value, so a phrase present from the first steps does not fire.
 
 from __future__ import annotations
 
+import itertools
 import re
 import string
 from collections import Counter
 
 WORD = re.compile(r"[a-z0-9']+")
+SIMILARITY_SAMPLES = 4  # completions per group the similarities compare: bounded cost at any group size
 TRAILING = string.punctuation + " "
 
 
@@ -111,12 +116,39 @@ def cross_prompt_phrase_share(grouped: list[list[str]], n: int = 4) -> float:
     return max(prompts_with.values()) / len(grouped)
 
 
+def word_set_similarity(a: str, b: str) -> float:
+    """Jaccard similarity of the two texts' word sets: |A & B| / |A | B| (1.0 when both have no words)."""
+    wa, wb = set(words(a)), set(words(b))
+    union = wa | wb
+    return len(wa & wb) / len(union) if union else 1.0
+
+
+def similarity_within_groups(grouped: list[list[str]]) -> float:
+    """Mean word-set similarity of two completions of the same prompt (over the first SIMILARITY_SAMPLES of each)."""
+    pairs = [word_set_similarity(a, b) for g in grouped for a, b in itertools.combinations(g[:SIMILARITY_SAMPLES], 2)]
+    return sum(pairs) / len(pairs) if pairs else 0.0
+
+
+def similarity_across_prompts(grouped: list[list[str]]) -> float:
+    """Mean word-set similarity of two completions of different prompts (over the first SIMILARITY_SAMPLES of each).
+
+    Next to similarity_within_groups it says whether the answers still depend on the prompt: when answers to
+    different prompts are as alike as answers to the same prompt, the policy answers the same whatever it is
+    asked, even when no two answers are identical ("Billing: billing", "Billing ticketing on billing.").
+    """
+    heads = [g[:SIMILARITY_SAMPLES] for g in grouped]
+    pairs = [word_set_similarity(a, b) for g1, g2 in itertools.combinations(heads, 2) for a in g1 for b in g2]
+    return sum(pairs) / len(pairs) if pairs else 0.0
+
+
 def rollout_signals(texts: list[str], group_size: int) -> dict[str, float]:
-    """The four rollout signals of a step whose completions come in groups of `group_size` per prompt."""
+    """The rollout signals of a step whose completions come in groups of `group_size` per prompt."""
     grouped = groups(texts, group_size)
     return {
         "distinct_within_groups": distinct_within_groups(grouped),
         "distinct_across_prompts": distinct_across_prompts(grouped),
         "repeated_ngram_rate": repeated_ngram_rate(texts),
         "cross_prompt_phrase_share": cross_prompt_phrase_share(grouped),
+        "similarity_within_groups": similarity_within_groups(grouped),
+        "similarity_across_prompts": similarity_across_prompts(grouped),
     }

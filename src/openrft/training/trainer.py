@@ -353,6 +353,8 @@ def optimize(
         assert entropy is not None
         entropy_sum += float((entropy * mask).sum())
         entropy_tokens += float(mask.sum())
+    if entropy_tokens == 0:  # no sequence trained (every group's rewards equal): measure the policy anyway
+        entropy_sum, entropy_tokens = step_entropy(model, out, hp)
     grad_norm = torch.nn.utils.clip_grad_norm_(
         [p for g in optimizer.param_groups for p in g["params"]], hp.max_grad_norm
     )
@@ -369,6 +371,27 @@ def optimize(
         frac_reward_zero_std=frac_reward_zero_std(rewards, hp.group_size),
         learning_rate=hp.learning_rate,
     )
+
+
+@torch.no_grad()
+def step_entropy(model: torch.nn.Module, out: rollout.Rollout, hp: hparams.HParams) -> tuple[float, float]:
+    """(entropy sum, token count) of the first micro-batch of the step's completions under the policy: the step's
+    entropy when no sequence was trained (a step of zero-variance groups must not read as zero entropy)."""
+    rows = torch.arange(min(hp.micro_batch_size, out.input_ids.shape[0]), device=out.input_ids.device)
+    mask = out.completion_mask[rows]  # [n, T]
+    attention = precision.training_attention(out.input_ids.shape[1])
+    with precision.autocast(precision.resolve(hp.precision), model), precision.attention(model, attention):
+        _, entropy = rollout.token_logprobs(
+            model,
+            out.input_ids[rows],
+            out.attention_mask[rows],
+            out.prompt_len,
+            hp.temperature,
+            with_entropy=True,
+            prompt_index=out.prompt_index[rows],
+        )
+    assert entropy is not None
+    return float((entropy * mask).sum()), float(mask.sum())
 
 
 @torch.no_grad()
