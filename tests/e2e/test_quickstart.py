@@ -69,6 +69,7 @@ def test_quickstart_flow_on_a_tiny_model(tmp_path: Path, monkeypatch: pytest.Mon
     model = re.search(r"Fine-tuned model: (ft:tiny:\S+)", out)
     assert model and model.group(1).endswith(":ticket-triage:" + model.group(1).split(":")[-1])
     assert "Base vs fine-tuned" in out and "mean reward" in out
+    assert re.search(r"openrft evals compare evalrun_\w+ evalrun_\w+ --eval eval_\w+", out)  # the comparison is an eval
     assert "client.chat.completions.create(" in out and "curl http://127.0.0.1:8000/v1/chat/completions" in out
 
 

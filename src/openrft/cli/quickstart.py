@@ -231,19 +231,71 @@ def plot_curve(curve: list[tuple[int, float]]) -> None:
 
 
 def compare(conn: Connection, function: str, base: str, tuned: str, rows: list[dict[str, Any]]) -> None:
-    console.rule("Base vs fine-tuned on held-out tickets (greedy decoding)")
-    answers = {
-        m: [g[0] for g in sample_answers(conn, m, rows, n=1, temperature=0.0, max_tokens=16)] for m in (base, tuned)
+    """Base vs fine-tuned through the Evals API: one eval graded by the deployed reward, one run per model."""
+    console.rule("Base vs fine-tuned on held-out tickets (an eval, greedy decoding)")
+    client = conn.openai()
+    evaluation = client.evals.create(
+        name="quickstart held-out tickets",
+        data_source_config={"type": "custom", "item_schema": {"type": "object"}},
+        testing_criteria=[
+            {"type": "lambda", "name": "reward", "lambda": {"function": function}}  # type: ignore[list-item]
+        ],
+    )
+    runs = {
+        m: client.evals.runs.create(
+            evaluation.id,
+            name=m,
+            data_source={
+                "type": "completions",
+                "model": m,
+                "source": {"type": "file_content", "content": [{"item": row} for row in rows]},
+                "input_messages": {"type": "item_reference", "item_reference": "item.messages"},
+                "sampling_params": {"temperature": 0.0, "max_completion_tokens": 16, "seed": 0},
+            },
+        )
+        for m in (base, tuned)
     }
-    rewards = {m: score(conn, function, rows, answers[m]) for m in (base, tuned)}
-    summary = Table("model", "mean reward", "held-out tickets")
+    done = {m: wait_for_run(client, evaluation.id, run.id) for m, run in runs.items()}
+    items = {
+        m: sorted(client.evals.runs.output_items.list(run.id, eval_id=evaluation.id, limit=100), key=item_index)
+        for m, run in runs.items()
+    }
+    summary = Table("model", "mean reward", "passed (reward >= 0.5)", "held-out tickets", "eval run")
     for m in (base, tuned):
-        summary.add_row(m, f"{statistics.fmean(rewards[m]):.3f}", str(len(rows)))
+        scores = [item.results[0].score for item in items[m] if item.results]
+        counts = done[m].result_counts
+        summary.add_row(
+            m,
+            f"{statistics.fmean(scores):.3f}" if scores else "-",
+            f"{counts.passed}/{counts.total}",
+            str(len(rows)),
+            runs[m].id,
+        )
     console.print(summary)
     side = Table("ticket", "expected", "base", "fine-tuned", show_lines=True)
-    for row, a, b in list(zip(rows, answers[base], answers[tuned], strict=True))[:5]:
-        side.add_row(row["messages"][-1]["content"], row.get("category", ""), a, b)
+    for row, a, b in list(zip(rows, items[base], items[tuned], strict=False))[:5]:
+        side.add_row(row["messages"][-1]["content"], row.get("category", ""), answer_of(a), answer_of(b))
     console.print(side)
+    console.print(f"Item by item: openrft evals compare {runs[base].id} {runs[tuned].id} --eval {evaluation.id}")
+
+
+def wait_for_run(client: openai.OpenAI, eval_id: str, run_id: str) -> Any:
+    while True:
+        run = client.evals.runs.retrieve(run_id, eval_id=eval_id)
+        if run.status in ("completed", "failed", "canceled"):
+            if run.status != "completed":
+                console.print(f"[red]Eval run {run_id} ended {run.status}: {run.error}[/red]")
+                raise typer.Exit(1)
+            return run
+        time.sleep(1)
+
+
+def item_index(item: Any) -> int:
+    return int(item.datasource_item_id)
+
+
+def answer_of(item: Any) -> str:
+    return (item.sample.output[0].content or "").strip() if item.sample.output else ""
 
 
 def print_usage(conn: Connection, model: str, *, embedded_home: Path | None) -> None:
