@@ -83,6 +83,24 @@ def test_collapse_close_cases():
     assert fired(noisy) == []
 
 
+def test_length_drift_fires_when_completions_run_to_the_budget():
+    # the length-reward run: 31 -> 64 tokens (the budget) within the baseline window, so the length ratio is
+    # only 64 / 48 = 1.33; but at step 1 (the base model's rollouts) 10% of completions hit the budget, now 100%:
+    # 1.0 >= 0.8 and 1.0 - 0.1 = 0.9 >= 0.5, reward 0.75 -> 1.0 (+0.25 >= 0.05)
+    lengths, cuts, rewards = [31.5, 40.0, 48.0, 56.0, 64.0], [0.1, 0.4, 0.6, 0.9, 1.0], [0.55, 0.65, 0.8, 0.8, 0.93]
+    start = [
+        rec(s, response_length=n, truncated_share=c, train_reward=r)
+        for s, n, c, r in zip(range(1, 6), lengths, cuts, rewards)
+    ]
+    after = [rec(s, response_length=64.0, truncated_share=1.0, train_reward=1.0) for s in range(6, 11)]
+    [(step, finding)] = run(start + after)
+    assert (step, finding.signal) == (10, "length_drift")
+    assert finding.message.startswith("100% of completions now run to the completion budget (10% at step 1;")
+    # close case: cut at the budget from the first step on (a task whose answers are long anyway): 1.0 - 0.9 < 0.5
+    long_anyway = [rec(s, response_length=64.0, truncated_share=0.9 if s == 1 else 1.0) for s in range(1, 11)]
+    assert "length_drift" not in {f.signal for _, f in run([*long_anyway[:5], *after])}
+
+
 def test_collapse_fires_on_the_same_answer_in_varying_words():
     # the constant-reward run: no two answers equal (distinct stays 1.0), but answers to different prompts
     # became as alike as answers to one prompt. start: across 0.04; now across 0.17, within 0.18:

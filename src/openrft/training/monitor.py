@@ -45,6 +45,7 @@ class StepRecord:
     cross_prompt_phrase_share: float
     similarity_within_groups: float = 0.0  # word-set similarity of two answers to one prompt
     similarity_across_prompts: float = 0.0  # ... and of two answers to different prompts
+    truncated_share: float = 0.0  # share of completions that ran to the completion budget
     components: dict[str, float] = field(default_factory=dict)  # reward components (metrics_list means)
     penalties: dict[str, float] = field(default_factory=dict)  # components that measure harm (higher = worse)
     valid_reward: float | None = None  # mean validation reward, on evaluation steps
@@ -79,6 +80,8 @@ class Thresholds:
     valid_drop: float = 0.05  # reward units: each latest validation reward this far below the best earlier one
     length_growth: float = 2.0  # x baseline: mean response length at least this many times its start ...
     length_shrink: float = 0.1  # x baseline: ... or at most this fraction of it (while reward rises)
+    truncated_share: float = 0.8  # share of completions: or this many now run to the completion budget ...
+    truncated_rise: float = 0.5  # share of completions: ... this many more than at step 1 (the base model's own)
     dominance_share: float = 0.9  # share: one component's part of the summed component gains ...
     dominance_min_gain: float = 0.1  # reward units: ... while the train reward gained at least this much
     entropy_floor: float = 0.1  # x baseline: entropy at most this fraction of its starting value
@@ -226,7 +229,12 @@ def collapse(h: History, t: Thresholds) -> Reading | None:
 
 
 def length_drift(h: History, t: Thresholds) -> Reading | None:
-    """Mean response length far from its start (ratio above growth or below shrink) while reward rises."""
+    """Mean response length far from its start (ratio above growth or below shrink), or most completions now cut
+    at the completion budget where the base model's were not, while reward rises.
+
+    The truncation rule catches growth that the budget caps within the baseline window (a reward paying for
+    length takes the bundled model from 31 to 64 tokens, its budget, in 6 steps). Its start is step 1, whose
+    rollouts are the base model's own (the LoRA adapter starts as the identity)."""
     if not h.ready(t):
         return None
     base, now = h.change("response_length")
@@ -234,13 +242,32 @@ def length_drift(h: History, t: Thresholds) -> Reading | None:
         return None
     ratio = now / base
     r0, r1, gain = reward_gain(h)
+    cut_start, cut_now = h.baseline[0].truncated_share, mean(h.recent, "truncated_share")
+    capped = cut_now >= t.truncated_share and cut_now - cut_start >= t.truncated_rise
     way = "grew" if ratio >= 1 else "shrank"
+    message = (
+        f"Mean response length {way} from {base:.1f} to {now:.1f} tokens ({ratio:.2f}x, {h.spans()}) "
+        f"while train reward rose from {r0:.2f} to {r1:.2f}: the reward may be paying for length, not content."
+    )
+    if capped and t.length_shrink < ratio < t.length_growth:
+        message = (
+            f"{cut_now:.0%} of completions now run to the completion budget ({cut_start:.0%} at step 1; mean length "
+            f"{base:.1f} -> {now:.1f} tokens, {h.spans()}) while train reward rose from {r0:.2f} to {r1:.2f}: the "
+            "reward may be paying for length, not content."
+        )
     return Reading(
         value=ratio,
-        firing=(ratio >= t.length_growth or ratio <= t.length_shrink) and gain >= t.reward_rise,
-        message=f"Mean response length {way} from {base:.1f} to {now:.1f} tokens ({ratio:.2f}x, {h.spans()}) "
-        f"while train reward rose from {r0:.2f} to {r1:.2f}: the reward may be paying for length, not content.",
-        values={"start_tokens": base, "now_tokens": now, "ratio": ratio, "reward_start": r0, "reward_now": r1},
+        firing=(ratio >= t.length_growth or ratio <= t.length_shrink or capped) and gain >= t.reward_rise,
+        message=message,
+        values={
+            "start_tokens": base,
+            "now_tokens": now,
+            "ratio": ratio,
+            "truncated_start": cut_start,
+            "truncated_now": cut_now,
+            "reward_start": r0,
+            "reward_now": r1,
+        },
         fix="Compare long and short samples with the same reward. Normalize or cap what the grader pays per "
         "token (e.g. grade the answer, not its volume), or lower completion_budget.",
     )

@@ -164,7 +164,10 @@ def train(handle: JobHandle, settings: Settings, store: Store, job: Job) -> str:
             save_checkpoint(handle, registry, store, job, ckpt_root, model, tokenizer, optimizer, state, ckpt_metrics)
 
         # 6. The reward-hacking monitor (training/watch.py), then the step's metrics event and its warnings.
-        record = watch.step_record(step, out.texts, hp.group_size, stats, graded, job.penalty_metrics, validation)
+        truncated = sum(n >= hp.completion_budget for n in out.completion_tokens) / max(1, len(out.completion_tokens))
+        record = watch.step_record(
+            step, out.texts, hp.group_size, stats, graded, job.penalty_metrics, validation, truncated
+        )
         findings = monitor.observe(record)
         timing = {
             "sampling": t_sampling,

@@ -65,6 +65,7 @@ def step_record(
     graded: Any,
     penalty_metrics: list[str] | None,
     validation: Validation | None,
+    truncated_share: float = 0.0,
 ) -> StepRecord:
     components, penalties = parts(graded, penalty_metrics)
     return StepRecord(
@@ -74,6 +75,7 @@ def step_record(
         entropy=stats.entropy,
         frac_zero_std=stats.frac_reward_zero_std,
         **signals.rollout_signals(texts, group_size),
+        truncated_share=truncated_share,
         components=components,
         penalties=penalties,
         valid_reward=validation.reward if validation else None,
