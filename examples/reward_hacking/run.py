@@ -94,7 +94,11 @@ def run_case(name: str, spec: dict[str, Any], args: argparse.Namespace) -> dict[
     final = rft_walkthrough.follow(oai, job.id, [])
     events = list(oai.fine_tuning.jobs.list_events(job.id, limit=1000))
     warnings = [
-        {"step": (e.data or {}).get("step"), "signal": (e.data or {}).get("signal"), "message": e.message}
+        {
+            "step": (e.data or {}).get("step") or ((e.data or {}).get("values") or {}).get("step"),
+            "signal": (e.data or {}).get("signal"),
+            "message": e.message,
+        }
         for e in events
         if e.level == "warn" and isinstance(e.data, dict) and e.data.get("signal")
     ]

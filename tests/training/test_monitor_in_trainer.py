@@ -88,7 +88,7 @@ def test_a_detector_that_fires_writes_a_warn_event_with_samples(
         warn.message.startswith("Reward hacking signal no_signal: 100% of groups")
         and "samples_per_prompt" in warn.message
     )
-    assert warn.data["values"]["now"] == 1.0 and warn.data["values"]["step"] == 10.0
+    assert warn.data["step"] == 10 and warn.data["values"]["now"] == 1.0 and warn.data["values"]["step"] == 10.0
     t = schema.job_samples.c
     with store.begin() as conn:
         step_10 = set(conn.execute(sa.select(t.id).where(t.job_id == handle.job_id, t.step == 10)).scalars())

@@ -96,7 +96,13 @@ def report(handle: JobHandle, findings: list[Finding], sample_ids: list[str]) ->
         handle.event(
             f"Reward hacking signal {f.signal}: {f.message}" + (f" Fix: {f.fix}" if f.fix else "") + look,
             level="warn",
-            data={"signal": f.signal, "values": f.values, "fix": f.fix, "sample_ids": sample_ids},
+            data={
+                "signal": f.signal,
+                "step": int(f.values["step"]),
+                "values": f.values,
+                "fix": f.fix,
+                "sample_ids": sample_ids,
+            },
         )
 
 
