@@ -90,7 +90,7 @@ def test_length_drift_fires_when_completions_run_to_the_budget():
     lengths, cuts, rewards = [31.5, 40.0, 48.0, 56.0, 64.0], [0.1, 0.4, 0.6, 0.9, 1.0], [0.55, 0.65, 0.8, 0.8, 0.93]
     start = [
         rec(s, response_length=n, truncated_share=c, train_reward=r)
-        for s, n, c, r in zip(range(1, 6), lengths, cuts, rewards)
+        for s, n, c, r in zip(range(1, 6), lengths, cuts, rewards, strict=True)
     ]
     after = [rec(s, response_length=64.0, truncated_share=1.0, train_reward=1.0) for s in range(6, 11)]
     [(step, finding)] = run(start + after)
