@@ -78,7 +78,7 @@ def run_case(name: str, spec: dict[str, Any], args: argparse.Namespace) -> dict[
     valid = rft_walkthrough.upload(oai, Path(folder) / "valid.jsonl")
     reinforcement: dict[str, Any] = {
         "grader": {"type": "lambda", "lambda": {"function": function}},
-        "hyperparameters": spec["hp"],
+        "hyperparameters": {**spec["hp"], **json.loads(args.hyperparameters)},
     }
     if spec.get("guards"):
         reinforcement["guard_graders"] = spec["guards"]
@@ -149,6 +149,7 @@ def main() -> None:
     p.add_argument("--case", action="append", choices=sorted(CASES), help="default: every case")
     p.add_argument("--out", type=Path, default=Path("reward_hacking_results.json"))
     p.add_argument("--home", type=Path, help="OPENRFT_HOME of the embedded server (default: a temporary one)")
+    p.add_argument("--hyperparameters", default="{}", help="JSON merged over every case's hyperparameters")
     args = p.parse_args()
     results = []
     with embedded_server(args.home) as (base_url, admin_key, _home):
