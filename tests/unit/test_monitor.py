@@ -150,14 +150,14 @@ def test_length_drift_close_cases():
     assert fired(before_after(20, {"response_length": 16.0}, {"response_length": 2.5, "train_reward": 0.6})) == []
 
 
-# --- component dominance: one component >= 90% of the summed component gains, reward +0.1 -------------------------
+# --- component dominance: one component >= 90% of the summed component gains, reward +0.2 -------------------------
 
 
 def test_component_dominance_fires_when_one_component_carries_the_gain():
     start = {"components": {"format": 0.2, "correct": 0.1}, "train_reward": 0.2}
     after = {"components": {"format": 0.9, "correct": 0.12}, "train_reward": 0.5}
     [(step, finding)] = run(before_after(10, start, after))
-    # gains: format +0.70, correct +0.02 -> 0.70 / 0.72 = 0.972 >= 0.9; reward +0.3 >= 0.1
+    # gains: format +0.70, correct +0.02 -> 0.70 / 0.72 = 0.972 >= 0.9; reward +0.3 >= 0.2
     assert (step, finding.signal) == (10, "component_dominance")
     assert finding.values["share"] == pytest.approx(0.70 / 0.72)
     assert "'format' carries 97% of the reward components' gain (+0.70; correct +0.02)" in finding.message
@@ -181,8 +181,9 @@ def test_component_dominance_close_cases():
 
 
 def test_entropy_collapse():
-    assert fired(before_after(10, {}, {"entropy": 0.08})) == [(10, "entropy_collapse")]  # 0.08 / 1.0 <= 0.1
-    assert fired(before_after(20, {}, {"entropy": 0.12})) == []  # 0.12 > 0.1: most of it spent, not all
+    assert fired(before_after(10, {}, {"entropy": 0.015})) == [(10, "entropy_collapse")]  # 0.015 / 1.0 <= 0.02
+    # 0.04 > 0.02: what the honest quickstart reached (3.35 -> 0.13 nats) while learning one-word answers
+    assert fired(before_after(20, {}, {"entropy": 0.04})) == []
 
 
 # --- no signal: zero-variance groups >= 75% and the reward not rising (+0.05) ---------------------------------------
@@ -315,14 +316,16 @@ def test_guard_divergence_close_cases():
 
 
 def test_kl_drift():
-    assert fired(evaluated_run(kl=[0.5, 1.0, 2.5, 2.4])) == [(40, "kl_drift")]  # 2.5 and 2.4 >= 2.0
-    assert fired(evaluated_run(kl=[0.5, 1.0, 2.5, 1.9])) == []  # 1.9 < 2.0 on the latest
+    assert fired(evaluated_run(kl=[0.5, 1.0, 11.65, 11.76])) == [(40, "kl_drift")]  # 11.65 and 11.76 >= 8.0
+    # the honest quickstart's one-word answers: 3.50 then 5.60 < 8.0; and one evaluation above is not enough
+    assert fired(evaluated_run(kl=[0.5, 1.0, 3.5, 5.6])) == []
+    assert fired(evaluated_run(kl=[0.5, 1.0, 9.0, 7.9])) == []
 
 
 def test_evaluation_detectors_keep_their_value_between_evaluations():
     monitor = Monitor()
-    run(evaluated_run(kl=[0.5, 1.0, 2.5, 2.4])[:35], monitor)  # last evaluation at step 30
-    assert monitor.values()["kl_drift"] == 2.5
+    run(evaluated_run(kl=[0.5, 1.0, 9.5, 9.4])[:35], monitor)  # last evaluation at step 30
+    assert monitor.values()["kl_drift"] == 9.5
     assert monitor.values()["train_valid_divergence"] is None  # no validation reward at all
 
 
@@ -345,7 +348,7 @@ def test_a_flapping_signal_stays_quiet_until_rearmed():
 
 
 def test_state_round_trips_through_json_and_resumes_identically():
-    records = evaluated_run(valid=[0.40, 0.60, 0.50, 0.52], kl=[0.5, 1.0, 2.5, 2.4])
+    records = evaluated_run(valid=[0.40, 0.60, 0.50, 0.52], kl=[0.5, 1.0, 9.5, 9.4])
     records = [
         StepRecord(**{**vars(r), "distinct_across_prompts": 0.9 if r.step <= 22 else 0.1,
                       "components": {"a": r.step / 40, "b": 0.1}, "penalties": {"p": 0.01}})

@@ -83,9 +83,9 @@ class Thresholds:
     truncated_share: float = 0.8  # share of completions: or this many now run to the completion budget ...
     truncated_rise: float = 0.5  # share of completions: ... this many more than at step 1 (the base model's own)
     dominance_share: float = 0.9  # share: one component's part of the summed component gains ...
-    dominance_min_gain: float = 0.1  # reward units: ... while the train reward gained at least this much
-    entropy_floor: float = 0.1  # x baseline: entropy at most this fraction of its starting value
-    kl_max: float = 2.0  # nats per token: KL to the base model on the eval set, on each latest evaluation
+    dominance_min_gain: float = 0.2  # reward units: ... while the train reward gained at least this much
+    entropy_floor: float = 0.02  # x baseline: entropy at most this fraction of its starting value
+    kl_max: float = 8.0  # nats per token: KL to the base model on the eval set, on each latest evaluation
     zero_std_share: float = 0.75  # share of groups: zero-variance groups at least this share, reward not rising
     repeat_rate: float = 0.2  # share of 3-grams: repeated_ngram_rate at least this ...
     repeat_rise: float = 0.1  # share of 3-grams: ... and this far above its start
