@@ -168,7 +168,7 @@ def test_component_dominance_close_cases():
     # correct +0.10: 0.70 / 0.80 = 0.875 < 0.9
     shared = {"components": {"format": 0.9, "correct": 0.2}, "train_reward": 0.5}
     assert fired(before_after(20, start, shared)) == []
-    # 97% of the gain, but the reward only rose 0.2 -> 0.28 (+0.08 < 0.1)
+    # 97% of the gain, but the reward only rose 0.2 -> 0.28 (+0.08 < 0.2)
     small = {"components": {"format": 0.9, "correct": 0.12}, "train_reward": 0.28}
     assert fired(before_after(20, start, small)) == []
     # a lone component carries all the gain by definition: not computable
