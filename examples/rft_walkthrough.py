@@ -98,19 +98,18 @@ def create_job(
     grader: dict[str, Any],
     hyperparameters: dict[str, Any],
     suffix: str,
+    guard_graders: list[dict[str, Any]] | None = None,
 ) -> str:
+    reinforcement: dict[str, Any] = {"grader": grader, "hyperparameters": hyperparameters}
+    if guard_graders:  # openrft's extension: scored on the validation set, never part of the reward
+        reinforcement["guard_graders"] = guard_graders
     job = client.fine_tuning.jobs.create(
         model=model,
         training_file=training_file,
         validation_file=validation_file,
         suffix=suffix,
         seed=42,
-        extra_body={
-            "method": {
-                "type": "reinforcement",
-                "reinforcement": {"grader": grader, "hyperparameters": hyperparameters},
-            }
-        },
+        extra_body={"method": {"type": "reinforcement", "reinforcement": reinforcement}},
     )
     print(f"created job {job.id} ({job.status}), grader type {grader['type']}")
     return job.id
@@ -246,13 +245,15 @@ def main(
     hyperparameters: dict[str, Any],
     metric_names: list[str],
     grader: dict[str, Any] | None = None,
+    guard_graders: list[dict[str, Any]] | None = None,
 ) -> None:
     """Deploy, upload, train, follow, compare. `grader` replaces the lambda grader when given."""
     if not args.api_key:
         sys.exit("set OPENRFT_API_KEY (or --api-key) to a key of the server")
     args.base_url = args.base_url.rstrip("/")
     params = {**hyperparameters, **json.loads(args.hyperparameters)}
-    function = deploy_reward(lambda_client(args), function_name, args.folder / "reward", description)
+    reward_folder = args.folder / getattr(args, "reward_folder", "reward")
+    function = deploy_reward(lambda_client(args), function_name, reward_folder, description)
     tuned = args.fine_tuned_model
     if tuned is None:
         client = openai_client(args)
@@ -270,6 +271,7 @@ def main(
             grader=job_grader,
             hyperparameters=params,
             suffix=function_name,
+            guard_graders=guard_graders,
         )
         job = follow(client, job_id, metric_names)
         if job.status != "succeeded":

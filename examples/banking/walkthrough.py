@@ -26,10 +26,15 @@ HYPERPARAMETERS = {
     "eval_samples": 26,
     "learning_rate_multiplier": 10.0,  # x 1e-4 (LoRA): 1.0 barely moves a 135M model in one epoch
 }
+# Never part of the reward (guard_grader.json): how close each answer is to the one a banker would sign
+# (make_data.py), scored on the validation set at every evaluation: the monitor warns when the reward rises
+# while it falls.
+GUARD = json.loads((HERE / "guard_grader.json").read_text())
 
 if __name__ == "__main__":
     parser = rft_walkthrough.parser(__doc__.splitlines()[0], HYPERPARAMETERS)
     parser.add_argument("--multi-grader", action="store_true", help="grade with multi_grader.json instead")
+    parser.add_argument("--reward-folder", default="reward", help="reward_v1 reproduces the run it taught to cheat")
     args = parser.parse_args()
     args.folder = HERE
     rft_walkthrough.main(
@@ -37,6 +42,9 @@ if __name__ == "__main__":
         function_name="banking-answer-reward",
         description="Banking example: disclaimer, positioning, fit to the customer profile",
         hyperparameters=HYPERPARAMETERS,
-        metric_names=["disclaimer", "positioning", "profile_fit", "unsuitable_recommendation"],
+        metric_names=["verdict", "disclaimer", "positioning", "goal", "repetition", "unsuitable_recommendation"]
+        if args.reward_folder == "reward"
+        else ["disclaimer", "positioning", "profile_fit", "unsuitable_recommendation"],
         grader=json.loads((HERE / "multi_grader.json").read_text()) if args.multi_grader else None,
+        guard_graders=[GUARD],
     )

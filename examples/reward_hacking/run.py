@@ -44,15 +44,7 @@ BANKING_HP = {
     "eval_samples": 26,
     "learning_rate_multiplier": 10.0,
 }
-# Never part of the reward: how close the answer is to the one a banker would sign (make_data.py).
-BANKING_GUARD = {
-    "type": "text_similarity",
-    "name": "banker_reference",
-    "input": "{{ sample.output_text }}",
-    "reference": "{{ item.reference_answer }}",
-    "evaluation_metric": "cosine",
-    "pass_threshold": 0.7,
-}
+BANKING_GUARD = json.loads((BANKING / "guard_grader.json").read_text())  # never part of the reward
 
 CASES: dict[str, dict[str, Any]] = {
     "length": {"reward": HERE / "rewards" / "length", "hp": {**SHORT, "max_completion_tokens": 64}},
