@@ -30,7 +30,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from openrft.context import AppContext
 from openrft.ids import random_token
 from openrft.jobstate import insert_event
 from openrft.jobstatus import Applied, Lease, LeaseLost
+from openrft.polling import PollingThread
 from openrft.store import schema
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class Claim:
     attempt: int
 
 
-class Worker:
+class Worker(PollingThread):
     """Runs queued jobs one at a time; start several (threads or `openrft worker` processes) for more."""
 
     def __init__(
@@ -88,33 +88,14 @@ class Worker:
         self.command = list(command) if command is not None else None
         self.trainer_module = trainer_module
         self.cancel_grace_s = cancel_grace_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
         self.child: subprocess.Popen[bytes] | None = None  # the running child, for tests and `stop`
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
-    def start_background(self) -> threading.Thread:
-        self._thread = threading.Thread(target=self.run_forever, name=self.worker_id, daemon=True)
-        self._thread.start()
-        return self._thread
-
     def stop(self, timeout_s: float = 30.0) -> None:
         """Stop now: a running child is terminated and its job goes back to the queue (attempt not counted)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=timeout_s)
-
-    def run_forever(self) -> None:
-        log.info("worker %s polling every %.1fs", self.worker_id, self.settings.poll_s)
-        while not self._stop.is_set():
-            try:
-                worked = self.run_once()
-            except Exception:  # a broken job or a database hiccup must not end the worker
-                log.exception("worker %s: error while running a job", self.worker_id)
-                worked = False
-            if not worked:
-                self._stop.wait(self.settings.poll_s)
+        super().stop(timeout_s)
 
     def run_once(self) -> bool:
         """Claim one job and run it to the end of this attempt; False when there was nothing to do."""

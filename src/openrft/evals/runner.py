@@ -47,6 +47,7 @@ from openrft.evals.records import OutputItem
 from openrft.graders.errors import GradeError
 from openrft.ids import now_s, random_token
 from openrft.inference.engine import Delta, Engine, Event, Finished, SequenceHandle
+from openrft.polling import PollingThread
 from openrft.store import schema
 
 log = logging.getLogger(__name__)
@@ -159,8 +160,10 @@ class _Batch:
         return self._all_done.wait(timeout_s)
 
 
-class EvalWorker:
+class EvalWorker(PollingThread):
     """Runs queued eval runs one at a time; `engine_factory` gives the inference engine, made on first need."""
+
+    what = "eval runner"
 
     def __init__(
         self,
@@ -175,8 +178,7 @@ class EvalWorker:
         self.engine_factory = engine_factory
         self.batch_items = batch_items
         self.worker_id = worker_id or f"evals-{os.getpid()}-{random_token(6)}"
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -184,27 +186,9 @@ class EvalWorker:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
-    def start_background(self) -> threading.Thread:
-        self._thread = threading.Thread(target=self.run_forever, name=self.worker_id, daemon=True)
-        self._thread.start()
-        return self._thread
-
     def stop(self, timeout_s: float = 30.0) -> None:
         """Stop after the current batch's sequences are cancelled; the run goes back to the queue."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=timeout_s)
-
-    def run_forever(self) -> None:
-        log.info("eval runner %s polling every %.1fs", self.worker_id, self.settings.poll_s)
-        while not self._stop.is_set():
-            try:
-                worked = self.run_once()
-            except Exception:  # a database hiccup must not end the runner
-                log.exception("eval runner %s: error while running an eval run", self.worker_id)
-                worked = False
-            if not worked:
-                self._stop.wait(self.settings.poll_s)
+        super().stop(timeout_s)
 
     def run_once(self) -> bool:
         """Claim one run and execute it to its end; False when there was nothing to do."""
