@@ -52,6 +52,10 @@ class Settings(BaseSettings):
         "answers) last; 0 stores none.",
     )
 
+    console_session_ttl_s: int = Field(
+        default=12 * 3600, ge=60, description="How long a console sign-in lasts before the key must be entered again."
+    )
+
     # Outbound calls made on a tenant's behalf (http lambda graders, judges' api_base): see openrft.egress.
     outbound_public: bool = Field(default=True, description="Tenants' outbound calls may reach public addresses.")
     outbound_allow: list[str] = Field(

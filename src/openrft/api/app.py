@@ -12,10 +12,13 @@ from contextlib import asynccontextmanager
 from functools import partial
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from openrft import __version__
 from openrft.api.bodylimits import JSONBodyLimits
 from openrft.api.chat.router import router as chat_router
+from openrft.api.console.pages import HERE as CONSOLE_DIR
+from openrft.api.console.router import router as console_router
 from openrft.api.errors import install_error_handlers
 from openrft.api.evals.router import router as evals_router
 from openrft.api.files.router import router as files_router
@@ -25,6 +28,7 @@ from openrft.api.jobs.router import router as jobs_router
 from openrft.api.models.router import router as models_router
 from openrft.api.openapi import aws_errors, build_openapi, openai_errors
 from openrft.api.organization.router import router as organization_router
+from openrft.api.reviews.router import router as reviews_router
 from openrft.context import build_context
 from openrft.functions.sandbox import sandbox_log_line
 from openrft.settings import Settings, get_settings
@@ -77,9 +81,12 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool | None
         models_router,
         chat_router,
         evals_router,
+        reviews_router,
     )
     for router in openai_routers:
         app.include_router(router, prefix="/v1", responses=openai_errors())
     app.include_router(functions_router, responses=aws_errors())  # AWS Lambda paths: /2015-03-31/functions/...
+    app.include_router(console_router)  # the console's pages: /, /signin, /jobs, ...
+    app.mount("/static", StaticFiles(directory=CONSOLE_DIR / "static"), name="console-static")
     app.openapi = partial(build_openapi, app)  # type: ignore[method-assign]
     return app

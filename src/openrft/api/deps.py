@@ -3,7 +3,8 @@
 `get_principal` takes its credentials through two FastAPI security schemes, so every route that needs a
 caller documents them in the OpenAPI document: `Bearer` (an openrft API key, what the openai client
 sends) and `SigV4` (AWS Signature Version 4 with an openrft key, what boto3 sends). Either works on
-every path.
+every path. The console's pages call the same routes with its session cookie instead, plus the session's
+CSRF token in `X-CSRF-Token` (openrft.auth.sessions): same principal, same authorization.
 """
 
 from __future__ import annotations
@@ -16,9 +17,13 @@ from starlette.requests import HTTPConnection
 
 from openrft.auth import sigv4
 from openrft.auth.keys import Principal, authenticate_bearer, record_use, secret_for_key_id
+from openrft.auth.sessions import Session, check_csrf, read_session
 from openrft.auth.sigv4 import ALGORITHM
 from openrft.context import AppContext
 from openrft.errors import AuthenticationFailed, PermissionDenied
+
+SESSION_COOKIE = "openrft_session"
+CSRF_HEADER = "X-CSRF-Token"
 
 
 def get_ctx(request: Request) -> AppContext:
@@ -64,9 +69,20 @@ async def get_principal(
         return await run_in_threadpool(authenticate_bearer, ctx.store, bearer.credentials.strip())
     if signature is not None:
         return await verify_sigv4(request, ctx)
+    if token := request.cookies.get(SESSION_COOKIE):
+        session = await console_session(request, ctx, token)
+        check_csrf(session, request.headers.get(CSRF_HEADER))
+        return session.principal
     raise AuthenticationFailed(
         "You didn't provide an API key. Provide it in the Authorization header (Authorization: Bearer YOUR_KEY)."
     )
+
+
+async def console_session(request: Request, ctx: AppContext, token: str) -> Session:
+    """The console session behind a cookie (SessionExpired when it is over), kept on the request."""
+    session: Session = await run_in_threadpool(read_session, ctx.store, token)
+    request.state.console_session = session
+    return session
 
 
 async def verify_sigv4(request: Request, ctx: AppContext) -> Principal:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from openrft.ids import now_s
-from openrft.store import m001, m003
+from openrft.store import m001, m003, m004
 from openrft.store.db import write_transaction
 
 log = logging.getLogger(__name__)
@@ -42,10 +42,15 @@ def m003_evals_and_samples(conn: sa.Connection) -> None:
     conn.execute(sa.text("ALTER TABLE jobs ADD COLUMN eval_id VARCHAR(64)"))
 
 
+def m004_console_sessions_and_ratings(conn: sa.Connection) -> None:
+    m004.create(conn)
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_function_role,
     m003_evals_and_samples,
+    m004_console_sessions_and_ratings,
 ]
 
 

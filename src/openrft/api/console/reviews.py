@@ -1,0 +1,9 @@
+"""Console pages: reviews (being written)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from openrft.api.console.pages import ConsoleRoute
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
