@@ -10,8 +10,9 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from openrft.cli.evals import changed_items, criterion_name, pass_rates, rate
+from openrft.cli.evals import rate
 from openrft.cli.main import app
+from openrft.evals.compare import changed_first, changed_items, criterion_name, paired_items, pass_rates
 from openrft.store import schema
 from openrft.store.db import Store
 from tests.api.test_evals import insert_items, jsonl, make_eval
@@ -37,6 +38,7 @@ def test_pure_parts_on_hand_worked_counts() -> None:
         {"datasource_item_id": 2, "status": "fail"},
     ]
     assert changed_items(a, b) == [(1, "fail", "pass"), (2, None, "fail")]
+    assert [p.datasource_item_id for p in changed_first(paired_items(a, b))] == [1, 2, 0]
 
 
 def test_compare_two_runs(

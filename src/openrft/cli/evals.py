@@ -14,28 +14,14 @@ import openai
 import typer
 
 from openrft.cli.common import JsonOption, api_errors, console, get_config, print_json, print_table, timestamp
+from openrft.evals.compare import changed_items, criteria_side_by_side, pass_rates
 
 evals_app = typer.Typer(help="Evals (OpenAI's Evals API): evals, runs, comparisons.", no_args_is_help=True)
 
-UUID_SUFFIX = 37  # "-" + a uuid4's 36 characters: a criterion id is "<name>-<uuid4>"
 MAX_CHANGED_SHOWN = 50
 
 
-# -- pure parts -----------------------------------------------------------------------------------------
-
-
-def criterion_name(criterion_id: str) -> str:
-    """`exact-1b9d...` -> `exact`: the name inside OpenAI's criterion id."""
-    return criterion_id[:-UUID_SUFFIX] if len(criterion_id) > UUID_SUFFIX else criterion_id
-
-
-def pass_rates(per_testing_criteria_results: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
-    """Criterion name -> (passed, graded) from a run's per_testing_criteria_results."""
-    out: dict[str, tuple[int, int]] = {}
-    for entry in per_testing_criteria_results:
-        passed, failed = int(entry["passed"]), int(entry["failed"])
-        out[criterion_name(str(entry["testing_criteria"]))] = (passed, passed + failed)
-    return out
+# -- pure parts (the comparison itself is openrft.evals.compare) ---------------------------------------
 
 
 def rate(counts: tuple[int, int] | None) -> str:
@@ -43,15 +29,6 @@ def rate(counts: tuple[int, int] | None) -> str:
         return "-"
     passed, total = counts
     return f"{passed / total:.1%} ({passed}/{total})" if total else "- (0/0)"
-
-
-def changed_items(
-    items_a: list[dict[str, Any]], items_b: list[dict[str, Any]]
-) -> list[tuple[int, str | None, str | None]]:
-    """(datasource_item_id, status in A, status in B) of every item whose status differs (None: absent)."""
-    a = {int(i["datasource_item_id"]): str(i["status"]) for i in items_a}
-    b = {int(i["datasource_item_id"]): str(i["status"]) for i in items_b}
-    return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
 
 # -- talking to the server ------------------------------------------------------------------------------
@@ -133,8 +110,9 @@ def compare(
         )
         return
     head_a, head_b = f"A: {a.id} ({a.model or 'jsonl'})", f"B: {b.id} ({b.model or 'jsonl'})"
-    names = list(dict.fromkeys([*rates_a, *rates_b]))
-    rows = [(name, rate(rates_a.get(name)), rate(rates_b.get(name))) for name in names]
+    side_by_side = criteria_side_by_side(run_a_dump["per_testing_criteria_results"],
+                                         run_b_dump["per_testing_criteria_results"])  # fmt: skip
+    rows = [(name, rate(in_a), rate(in_b)) for name, in_a, in_b in side_by_side]
     totals = (a.result_counts.passed, a.result_counts.total), (b.result_counts.passed, b.result_counts.total)
     rows.append(("all criteria (items passed)", rate(totals[0]), rate(totals[1])))
     print_table("pass rates", ["criterion", head_a, head_b], rows)
