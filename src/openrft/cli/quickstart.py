@@ -74,12 +74,12 @@ def data_path(*parts: str) -> Path:
 
 
 @contextmanager
-def embedded_server(home: Path | None) -> Iterator[tuple[str, str, Path]]:
-    """An API server with its worker in this process; yields (base_url, admin_key, home)."""
+def embedded_server(home: Path | None, port: int | None = None) -> Iterator[tuple[str, str, Path]]:
+    """An API server with its worker in this process, on `port` or a free one; yields (base_url, admin_key, home)."""
     admin_key = os.environ.get("OPENRFT_ADMIN_KEY") or "sk-rft-admin-" + random_token(32)
     settings = Settings(admin_key=admin_key) if home is None else Settings(admin_key=admin_key, home=home)
     console.print(f"[dim]Starting an embedded server (data in {settings.home})...[/dim]")
-    server = start_in_thread(settings, embedded_worker=True)
+    server = start_in_thread(settings, embedded_worker=True, port=port)
     try:
         yield server.base_url, admin_key, settings.home
     finally:
@@ -356,6 +356,12 @@ def run_flow(
         },
     )
     console.rule(f"Training {job.id}")
+    console.print(
+        f"Watch it in the console: [bold]{base_url}/jobs/{job.id}[/bold] (curves, samples, warnings; the playground "
+        f"at {base_url}/playground). Sign in with the project key {secret}",
+        highlight=False,
+        soft_wrap=True,
+    )
     job, curve = follow(client, job.id)
     plot_curve(curve)
     if job.status != "succeeded":
@@ -374,6 +380,10 @@ def quickstart(
     model: str = typer.Option(DEFAULT_BASE_MODEL, help="Base model to fine-tune."),
     hyperparameters: str | None = typer.Option(None, help="JSON object merged over the defaults."),
     compare_rows: int = typer.Option(16, help="Held-out tickets in the before/after comparison."),
+    port: int | None = typer.Option(None, help="Port of the embedded server (default: a free one)."),
+    keep_serving: bool = typer.Option(
+        False, "--keep-serving", help="After the run, keep the embedded server (and its console) up until Ctrl+C."
+    ),
 ) -> None:
     """Run the whole RFT workflow once: reward function, data, training, before/after."""
     params = {**DEFAULT_HYPERPARAMETERS, **json.loads(hyperparameters or "{}")}
@@ -384,7 +394,14 @@ def quickstart(
         return
     transformers.logging.set_verbosity_error()  # the embedded engine shares this terminal
     transformers.logging.disable_progress_bar()
-    with embedded_server(home) as (url, admin_key, embedded_home):
+    with embedded_server(home, port) as (url, admin_key, embedded_home):
         run_flow(
             url, admin_key, model=model, hyperparameters=params, compare_rows=compare_rows, embedded_home=embedded_home
         )
+        if keep_serving:
+            console.print(f"The console stays up at [bold]{url}/[/bold]; Ctrl+C stops the server.", highlight=False)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass

@@ -23,7 +23,14 @@ for area in (jobs, models, evals, files, admin, reviews, functions):
 
 def safe_next(target: str | None) -> str:
     """Only a path on this site: an open redirect to another host is refused."""
-    if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target  # browsers read a backslash as a slash
+        or any(ord(ch) < 32 for ch in target)
+        or urlsplit(target).netloc
+    ):
         return "/jobs"
     return target
 
@@ -80,3 +87,9 @@ async def signout(
     response = RedirectResponse("/signin?reason=" + "You+signed+out.", 303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account(request: Request, session: Session = Depends(signed_in)) -> HTMLResponse:
+    """Who is signed in: the key, its project, when the session ends."""
+    return render(request, "account.html", session, title="Your session")
