@@ -63,6 +63,9 @@ def test_quickstart_flow_on_a_tiny_model(tmp_path: Path, monkeypatch: pytest.Mon
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "Deployed reward function ticket-triage-reward version 1" in out
+    assert re.search(
+        r"Watch it in the console: http://127\.0\.0\.1:\d+/jobs/ftjob-\w+ .*Sign in with the project key sk-rft-", out
+    )
     assert "Preflight" in out and "no learning signal" in out
     assert re.search(r"Step 32/32, train mean reward=", out)  # 128 prompts / batch 4, one epoch
     assert "The job has successfully completed" in out
