@@ -291,3 +291,54 @@ class FineTuningJobSampleList(BaseModel):
     has_more: bool
     first_id: str | None = None
     last_id: str | None = None
+
+
+# -- metrics as columns (openrft's extension: GET /v1/fine_tuning/jobs/{id}/metrics) ----------------------
+
+
+class MetricsWarning(BaseModel):
+    """A reward-hacking warning: the monitor's warn event of that step (training/watch.py report)."""
+
+    step: int
+    signal: str
+    message: str
+    event_id: str
+    data: dict[str, Any] = Field(description="The event's data: signal, step, values, fix, sample_ids.")
+
+
+class AuditFunction(BaseModel):
+    function_name: str | None = None
+    version: str | None = None
+    code_sha256: str | None = None
+
+
+class AuditGrader(BaseModel):
+    type: str | None = None
+    name: str | None = None
+
+
+class MetricsAuditEntry(BaseModel):
+    """The reward grader as the trainer recorded it: on the first graded step of a run and at each change."""
+
+    step: int | None = Field(description="The first step it graded; null while that step is still running.")
+    event_id: str
+    created_at: int
+    grader: AuditGrader
+    functions: list[AuditFunction] = Field(description="Each lambda function called, with version and CodeSha256.")
+    message: str
+
+
+class FineTuningJobMetrics(BaseModel):
+    """openrft's `fine_tuning.job.metrics`: every number of the job's metrics events, one column per series."""
+
+    object: Literal["fine_tuning.job.metrics"] = "fine_tuning.job.metrics"
+    fine_tuning_job_id: str
+    status: Status
+    total_steps: int | None = None
+    last_step: int | None = Field(description="The last step returned (after_step when none is new).")
+    steps: list[int]
+    series: dict[str, list[float | None]] = Field(
+        description="Series name -> one value per entry of `steps` (null: not measured at that step)."
+    )
+    warnings: list[MetricsWarning]
+    audit: list[MetricsAuditEntry]

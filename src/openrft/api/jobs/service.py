@@ -206,7 +206,7 @@ def create_job(
 # -- reads ----------------------------------------------------------------------------------------
 
 
-def _get_row(conn: sa.Connection, project_id: str, job_id: str, *, for_update: bool = False) -> Any:
+def get_row(conn: sa.Connection, project_id: str, job_id: str, *, for_update: bool = False) -> Any:
     query = sa.select(jobs).where(jobs.c.id == job_id, jobs.c.project_id == project_id)
     row = conn.execute(query.with_for_update() if for_update else query).first()
     if row is None:
@@ -218,7 +218,7 @@ def _get_row(conn: sa.Connection, project_id: str, job_id: str, *, for_update: b
 
 def get_job(ctx: AppContext, principal: Principal, job_id: str) -> dict[str, Any]:
     with ctx.store.begin() as conn:
-        return job_object(_get_row(conn, principal.project_id, job_id))
+        return job_object(get_row(conn, principal.project_id, job_id))
 
 
 def list_jobs(
@@ -251,7 +251,7 @@ def list_events(ctx: AppContext, principal: Principal, job_id: str, *, after: st
     """Newest first, as OpenAI returns them; `after` is the id of the last event already seen."""
     e = schema.job_events.c
     with ctx.store.begin() as conn:
-        _get_row(conn, principal.project_id, job_id)
+        get_row(conn, principal.project_id, job_id)
         rows, has_more = keyset_page(
             conn,
             schema.job_events,
@@ -272,7 +272,7 @@ def list_checkpoints(
     """Newest step first; deleted checkpoints (the trainer keeps the best few) are not listed."""
     k = schema.checkpoints.c
     with ctx.store.begin() as conn:
-        _get_row(conn, principal.project_id, job_id)
+        get_row(conn, principal.project_id, job_id)
         rows, has_more = keyset_page(
             conn,
             schema.checkpoints,
@@ -316,7 +316,7 @@ def list_samples(
     keys, descending = _SAMPLE_ORDERS[order_by]
     scope = [t.job_id == job_id] + ([t.step == step] if step is not None else [])
     with ctx.store.begin() as conn:
-        _get_row(conn, principal.project_id, job_id)
+        get_row(conn, principal.project_id, job_id)
         rows, has_more = keyset_page(
             conn,
             schema.job_samples,
@@ -380,7 +380,7 @@ def _transition(ctx: AppContext, principal: Principal, job_id: str, action: str)
     """cancel | pause | resume: immediate when no trainer runs the job, a control request when one does."""
     event, messages = _ACTIONS[action]
     with ctx.store.begin_immediate() as conn:
-        row = _get_row(conn, principal.project_id, job_id, for_update=True)  # vs. a worker claiming it
+        row = get_row(conn, principal.project_id, job_id, for_update=True)  # vs. a worker claiming it
         try:
             moved = jobstatus.apply(conn, job_id, event)
         except ImpossibleTransition as exc:
