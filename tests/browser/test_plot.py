@@ -23,12 +23,12 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8"></head>
 
 SETUP = """() => {
   window.clicked = [];
-  const steps = Array.from({length: 40}, (_, i) => i + 1);
+  const steps = Array.from({length: 40}, (_, i) => i + 1), fives = steps.filter((s) => s % 5 === 0);
   window.reward = openrftPlot.lineChart(document.getElementById("reward"), {
     title: "Reward", xLabel: "step", yLabel: "mean reward", height: 240,
     series: [
       {name: "train", x: steps, y: steps.map((s) => s === 20 ? null : 0.2 + 0.015 * s)},
-      {name: "validation", x: steps.filter((s) => s % 5 === 0), y: steps.filter((s) => s % 5 === 0).map((s) => 0.15 + 0.012 * s), dashed: true},
+      {name: "validation", x: fives, y: fives.map((s) => 0.15 + 0.012 * s), dashed: true},
     ],
     markers: [{x: 30, label: "reward rising, validation flat", kind: "warn", onClick: (m) => window.clicked.push(m.x)}],
   });
@@ -38,7 +38,8 @@ SETUP = """() => {
     series: [{name: "entropy", x: xs, y: xs.map((s) => 2 * Math.exp(-s / 4000) + 0.2 * Math.sin(s / 37))}],
   });
   const values = Array.from({length: 200}, (_, i) => ((i * 7919) % 200) / 200 * ((i * 31) % 3 === 0 ? 0.5 : 1));
-  window.hist = openrftPlot.histogram(document.getElementById("hist"), {title: "Rewards at step 12", values, bins: 10, range: [0, 1], xLabel: "reward"});
+  window.hist = openrftPlot.histogram(document.getElementById("hist"),
+    {title: "Rewards at step 12", values, bins: 10, range: [0, 1], xLabel: "reward"});
 }"""
 
 
@@ -67,8 +68,10 @@ def test_draws_series_legend_axes_and_aria(plot_page: tuple[Any, Path]) -> None:
     assert page.locator("#reward .oplot-area").get_attribute("role") == "img"
     # some pixels in the series' colour (Okabe-Ito blue) are on the canvas
     blue = page.evaluate("""() => {
-      const c = document.querySelector('#reward canvas'), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-      let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] < 20 && Math.abs(d[i+1] - 114) < 20 && d[i+2] > 160) n++;
+      const c = document.querySelector('#reward canvas');
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i] < 20 && Math.abs(d[i+1] - 114) < 20 && d[i+2] > 160) n++;
       return n; }""")
     assert blue > 200
     legend.nth(1).click()
@@ -95,12 +98,12 @@ def test_hover_shows_x_and_each_series_value(plot_page: tuple[Any, Path]) -> Non
     assert "train\n0.350" in text or "train 0.350" in text.replace("\t", " ").replace("\n", " ")
     assert "validation" in text and "0.270" in text
     page.screenshot(path=str(shots / "hover.png"), full_page=True)
-    # the gap at step 20 reads as "–"
+    # the gap at step 20 reads as a dash
     for frac in [i / 400 for i in range(150, 300)]:
         page.mouse.move(box["x"] + box["width"] * frac, box["y"] + box["height"] / 2)
         if page.evaluate("window.reward.state().cursorX") == 20:
             break
-    assert "–" in tooltip.inner_text()
+    assert "\N{EN DASH}" in tooltip.inner_text()
 
 
 def test_drag_zooms_and_reset_restores(plot_page: tuple[Any, Path]) -> None:
@@ -138,7 +141,8 @@ def test_drag_zooms_and_reset_restores(plot_page: tuple[Any, Path]) -> None:
     page.mouse.up()
     before = page.evaluate("window.reward.state().xRange")
     page.evaluate(
-        "window.reward.setSeries([{name: 'train', x: [...Array(50).keys()].map(i => i + 1), y: [...Array(50).keys()].map(i => i / 50)}])"
+        "(k) => window.reward.setSeries([{name: 'train', x: k.map(i => i + 1), y: k.map(i => i / 50)}])",
+        list(range(50)),
     )
     assert page.evaluate("window.reward.state().xRange") == before
     page.locator("#reward .oplot-area").focus()
