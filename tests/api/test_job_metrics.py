@@ -8,7 +8,9 @@ import httpx
 import openai
 import pytest
 
+from openrft.ids import now_s
 from openrft.jobstate import insert_event
+from openrft.store import schema
 from openrft.store.db import Store
 from openrft.training.metrics import StepStats, step_event
 from tests.api.test_jobs import create, db, error_of, new_project_key, train_file  # noqa: F401 (fixtures)
@@ -73,6 +75,22 @@ def seed_events(store: Store, job_id: str) -> dict[str, str]:
     return ids
 
 
+def add_samples(store: Store, job_id: str, steps: list[int]) -> None:
+    row = {
+        "prompt": [],
+        "completions": [],
+        "reward_mean": 0.0,
+        "reward_std": 0.0,
+        "created_at": now_s(),
+        "group_index": 0,
+    }
+    with store.begin() as conn:
+        conn.execute(
+            schema.job_samples.insert(),
+            [row | {"id": f"ftsample-{i}", "job_id": job_id, "step": s} for i, s in enumerate(steps)],
+        )
+
+
 def get(client: openai.OpenAI, job_id: str, **params: Any) -> httpx.Response:
     return client.get(f"/fine_tuning/jobs/{job_id}/metrics", cast_to=httpx.Response, options={"params": params})
 
@@ -84,6 +102,7 @@ def job_id(client: openai.OpenAI, train_file: str, db: Store) -> str:  # noqa: F
 
 def test_metrics_are_columns_with_warnings_and_audit(client: openai.OpenAI, job_id: str, db: Store) -> None:  # noqa: F811
     ids = seed_events(db, job_id)
+    add_samples(db, job_id, steps=[3, 1, 3])
     body = get(client, job_id).json()
     assert body["object"] == "fine_tuning.job.metrics" and body["fine_tuning_job_id"] == job_id
     assert (body["steps"], body["last_step"], body["total_steps"], body["status"]) == ([1, 2, 3], 3, 4, "queued")
@@ -112,6 +131,7 @@ def test_metrics_are_columns_with_warnings_and_audit(client: openai.OpenAI, job_
         ids["audit"],
         {"type": "lambda", "name": "reward"},
     )
+    assert body["sample_steps"] == [1, 3]
     assert audit["functions"] == [{"function_name": "has-word", "version": "2", "code_sha256": "abc123="}]
 
 
@@ -128,7 +148,8 @@ def test_after_step_returns_only_what_is_new(client: openai.OpenAI, job_id: str,
 
 def test_a_job_without_events_has_empty_series(client: openai.OpenAI, job_id: str) -> None:
     body = get(client, job_id).json()
-    assert (body["steps"], body["series"], body["warnings"], body["audit"], body["last_step"]) == ([], {}, [], [], None)
+    empty = (body["steps"], body["series"], body["warnings"], body["audit"], body["last_step"], body["sample_steps"])
+    assert empty == ([], {}, [], [], None, [])
 
 
 def test_bad_after_step_is_a_400_naming_it(client: openai.OpenAI, job_id: str) -> None:

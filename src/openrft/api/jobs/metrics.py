@@ -25,7 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from openrft.api.jobs.service import get_row
+from openrft.api.jobs.service import get_row, sample_steps
 from openrft.auth.keys import Principal
 from openrft.context import AppContext
 from openrft.errors import InvalidRequest
@@ -152,6 +152,7 @@ def job_metrics(
     with ctx.store.begin() as conn:
         job = get_row(conn, principal.project_id, job_id)
         rows = _rows(conn, job_id, after_step)
+        stored = sample_steps(conn, job_id)
     by_step: dict[int, dict[str, float]] = {}
     total_steps: int | None = None
     warnings: list[dict[str, Any]] = []
@@ -195,6 +196,7 @@ def job_metrics(
         "series": columns,
         "warnings": warnings,
         "audit": audit,
+        "sample_steps": stored,
     }
 
 

@@ -342,3 +342,4 @@ class FineTuningJobMetrics(BaseModel):
     )
     warnings: list[MetricsWarning]
     audit: list[MetricsAuditEntry]
+    sample_steps: list[int] = Field(description="The steps with stored samples (GET .../samples?step=N), oldest first.")

@@ -339,6 +339,20 @@ def list_samples(
     }
 
 
+def sample_steps(conn: sa.Connection, job_id: str) -> list[int]:
+    """The steps of a job that have stored samples, oldest first (the caller checked the job's project)."""
+    t = schema.job_samples.c
+    return [
+        int(s) for s in conn.execute(sa.select(t.step).where(t.job_id == job_id).distinct().order_by(t.step)).scalars()
+    ]
+
+
+def list_sample_steps(ctx: AppContext, principal: Principal, job_id: str) -> list[int]:
+    with ctx.store.begin() as conn:
+        get_row(conn, principal.project_id, job_id)
+        return sample_steps(conn, job_id)
+
+
 # -- control --------------------------------------------------------------------------------------
 
 
