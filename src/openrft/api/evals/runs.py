@@ -1,9 +1,10 @@
 """Eval runs and their output items: create (validated, then queued), read, cancel, delete.
 
-A create checks the data source against its eval (openrft.evals.datasource), reads its rows (inline or
-the project's "evals" file), checks each item against the eval's item_schema and, for a jsonl source,
-that every row supplies the sample a criterion reads; the model of a completions source must be one
-openrft serves to the project. The run is then a `queued` row: the eval runner (openrft.evals.runner)
+A create checks the data source against its eval (openrft.evals.datasource), reads its rows (inline,
+the project's "evals" file, or for a job's linked eval also the job's own training or validation file),
+checks each item against the eval's item_schema and, for a jsonl source, that every row supplies the
+sample a criterion reads; the model of a completions source must be one openrft serves to the project.
+The run is then a `queued` row: the eval runner (openrft.evals.runner)
 executes it on the worker side, never in this request.
 
 Cancel follows OpenAI: a queued run is canceled at once; a running one is told to stop (`control`
@@ -40,6 +41,7 @@ from openrft.store import schema
 from openrft.store.pages import keyset_page
 
 EVALS_PURPOSE = "evals"
+FINE_TUNE_PURPOSE = "fine-tune"  # a job's own files, accepted by the job's linked eval (_check_file)
 RUN_STATUSES = ("queued", "in_progress", "completed", "canceled", "failed")
 
 
@@ -97,7 +99,10 @@ def _run_row(conn: sa.Connection, project_id: str, eval_id: str, run_id: str) ->
 # -- create ---------------------------------------------------------------------------------------------
 
 
-def _check_file(ctx: AppContext, project_id: str, data_source: dict[str, Any]) -> None:
+def _check_file(ctx: AppContext, project_id: str, data_source: dict[str, Any], eval_row: Any) -> None:
+    """A file with purpose "evals"; a job's linked eval also takes that job's own training or validation
+    file (purpose "fine-tune"), whose lines ({"messages": [...], ...fields}) are items as they stand, so a
+    checkpoint or the base model can be run on the job's validation set."""
     source = data_source["source"]
     if source["type"] != "file_id":
         return
@@ -108,11 +113,27 @@ def _check_file(ctx: AppContext, project_id: str, data_source: dict[str, Any]) -
                 files.c.id == source["id"], files.c.project_id == project_id, files.c.deleted_at.is_(None)
             )
         ).first()
+        job_files: set[str] = set()
+        if eval_row.job_id is not None:
+            job = conn.execute(
+                sa.select(schema.jobs.c.training_file, schema.jobs.c.validation_file).where(
+                    schema.jobs.c.id == eval_row.job_id, schema.jobs.c.project_id == project_id
+                )
+            ).first()
+            job_files = {f for f in (job or ()) if f}
     if row is None:
         raise NotFound(f"No such File object: {source['id']}", param="data_source.source.id")
+    if row.purpose == FINE_TUNE_PURPOSE and source["id"] in job_files:
+        return
     if row.purpose != EVALS_PURPOSE:
+        linked = (
+            f" (or, for this job's linked eval, the job's training or validation file: {', '.join(sorted(job_files))})"
+            if job_files
+            else ""
+        )
         raise InvalidRequest(
-            f"File {source['id']} has purpose {row.purpose!r}; a run's data source takes a file with purpose 'evals'.",
+            f"File {source['id']} has purpose {row.purpose!r}; a run's data source takes a file with purpose "
+            f"'evals'{linked}.",
             param="data_source.source.id",
         )
 
@@ -172,7 +193,7 @@ def create_run(ctx: AppContext, principal: Principal, eval_id: str, payload: Any
     data_source = datasource.parse_data_source(
         body.get("data_source"), properties=definitions.item_properties(item_schema)
     )
-    _check_file(ctx, project_id, data_source)
+    _check_file(ctx, project_id, data_source, eval_row)
     model = data_source.get("model")
     if model is not None:
         _check_model(ctx, project_id, model)
