@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import statistics
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ import typer
 from openrft.cli import common
 from openrft.cli.common import ClientConfig, JsonOption, console, err_console, get_config, print_json, print_table
 from openrft.functions.reward import build_reward_event, parse_reward_response
+from openrft.reviews.preflight import summarize
 
 functions_app = typer.Typer(help="Reward functions (AWS Lambda API, boto3).", no_args_is_help=True)
 
@@ -223,32 +223,6 @@ def sample_completions(config: ClientConfig, model: str, cases: list[PromptCase]
                 )
                 raise typer.Exit(1) from None
             case.completions.append(out.choices[0].message.content or "")
-
-
-def summarize(rewards_by_prompt: list[list[float | None]], bins: int = 10) -> dict[str, Any]:
-    """Distribution of the scored samples (None = error) and the share of prompts without signal."""
-    scores = [r for group in rewards_by_prompt for r in group if r is not None]
-    if not scores:
-        return {"samples": 0}
-    low, high = min(scores), max(scores)
-    lo, hi = (0.0, 1.0) if low >= 0.0 and high <= 1.0 else (low, high)
-    width = (hi - lo) / bins or 1.0
-    counts = [0] * bins
-    for s in scores:
-        counts[min(bins - 1, int((s - lo) / width))] += 1
-    groups = [[r for r in g if r is not None] for g in rewards_by_prompt]
-    multi = [g for g in groups if len(g) >= 2]
-    flat = sum(1 for g in multi if max(g) == min(g))
-    return {
-        "samples": len(scores),
-        "mean": statistics.fmean(scores),
-        "std": statistics.pstdev(scores),
-        "min": low,
-        "max": high,
-        "histogram": [(lo + i * width, lo + (i + 1) * width, c) for i, c in enumerate(counts)],
-        "prompts_with_several_samples": len(multi),
-        "flat_share": flat / len(multi) if multi else None,
-    }
 
 
 def score_cases(client: Any, name: str, cases: list[PromptCase]) -> tuple[list[list[float | None]], list[str]]:
