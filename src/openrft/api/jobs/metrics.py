@@ -171,7 +171,7 @@ def job_metrics(
             pending_audit = []
         elif row.level == "warn" and isinstance(data.get("signal"), str):
             step = data.get("step")
-            if isinstance(step, int) and step > floor:
+            if isinstance(step, int):  # written after its step's metrics event: kept even when step == after_step
                 warnings.append(
                     {"step": step, "signal": data["signal"], "message": row.message, "event_id": row.id, "data": data}
                 )

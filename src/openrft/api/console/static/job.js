@@ -1,0 +1,246 @@
+// A job's page (/jobs/{id}): live curves from /v1/fine_tuning/jobs/{id}/metrics (polled with after_step),
+// the reward-hacking warnings as flags on the curves and as a list, each opening its evidence, the audit
+// trail, the event log, and pause / resume / cancel through the /v1 endpoints after a confirmation.
+"use strict";
+
+(() => {
+  const dataNode = document.getElementById("job-data");
+  if (!dataNode) return;
+  let job = JSON.parse(dataNode.textContent);
+  const jobPath = `/v1/fine_tuning/jobs/${encodeURIComponent(job.id)}`;
+  const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
+  const $ = (id) => document.getElementById(id);
+  const e = openrft.el;
+
+  // -- the metrics: one column per series, aligned with `steps` -------------------------------------
+  const data = { steps: [], series: new Map(), warnings: [], audit: [], sampleSteps: new Set(), lastStep: null, totalSteps: null };
+
+  function absorb(m) {
+    const before = data.steps.length;
+    for (const [name, column] of Object.entries(m.series)) {
+      if (!data.series.has(name)) data.series.set(name, new Array(before).fill(null));
+    }
+    data.steps.push(...m.steps);
+    for (const [name, column] of data.series) {
+      const fresh = m.series[name];
+      if (fresh) column.push(...fresh); else for (let i = 0; i < m.steps.length; i++) column.push(null);
+    }
+    const seen = new Set(data.warnings.map((w) => w.event_id));  // a poll may repeat the last step's warnings
+    const newWarnings = m.warnings.filter((w) => !seen.has(w.event_id));
+    data.warnings.push(...newWarnings);
+    for (const entry of m.audit) {
+      const known = data.audit.find((a) => a.event_id === entry.event_id);
+      if (known) Object.assign(known, entry); else data.audit.push(entry);
+    }
+    data.sampleSteps = new Set(m.sample_steps);
+    if (m.last_step !== null) data.lastStep = m.last_step;
+    data.totalSteps = m.total_steps || data.totalSteps;
+    return m.steps.length > 0 || newWarnings.length > 0 || m.audit.length > 0;
+  }
+
+  // -- the charts ------------------------------------------------------------------------------------
+  // fixed: [series name, legend label, dashed]; prefix: every series starting with it (legend: the rest).
+  const CHARTS = [
+    { id: "reward", title: "Reward", yLabel: "mean reward", always: true,
+      fixed: [["train_reward_mean", "train"], ["valid_reward_mean", "validation", true]], prefix: [["grader_valid.", "validation: ", true, 2]] },
+    { id: "components", title: "Reward components (train mean per step)", yLabel: "mean", prefix: [["component.", ""], ["grader.", "grader ", false, 2]] },
+    { id: "penalties", title: "Penalties (higher is worse)", yLabel: "mean", prefix: [["penalty.", ""]] },
+    { id: "guards", title: "Guard graders (validation score, never rewarded)", yLabel: "score", prefix: [["guard.", "", true]] },
+    { id: "entropy", title: "Entropy", yLabel: "nats per token", always: true, fixed: [["entropy", "entropy"]] },
+    { id: "kl", title: "KL to the base model", yLabel: "nats per token", always: true, fixed: [["kl", "train (policy update)"], ["kl_eval", "validation", true]] },
+    { id: "length", title: "Response length", yLabel: "tokens", always: true, fixed: [["response_length_mean", "mean completion tokens"]] },
+    { id: "grad", title: "Gradient norm", yLabel: "norm", always: true, fixed: [["grad_norm", "grad norm"]] },
+    { id: "loss", title: "Policy loss", yLabel: "loss", always: true, fixed: [["loss", "loss"]] },
+    { id: "time", title: "Step time", yLabel: "seconds", always: true, fixed: [["step_time_s", "whole step"]], prefix: [["timing.", ""]] },
+    { id: "signals", title: "Monitor signals (shares, 0 to 1)", yLabel: "share", fixed: [["frac_reward_zero_std", "groups without signal"]], prefix: [["signal.", ""]] },
+    { id: "metrics", title: "Other numbers the grader reported", yLabel: "mean", prefix: [["metric.", ""]] },
+  ];
+  const charts = new Map();  // id -> {chart, box}
+  const curves = $("curves");
+
+  function seriesOf(def) {
+    const out = [];
+    const add = (name, label, dashed) => {
+      const column = data.series.get(name);
+      if (!column) return;
+      const x = [], y = [];
+      for (let i = 0; i < column.length; i++) if (column[i] !== null) { x.push(data.steps[i]); y.push(column[i]); }
+      if (x.length) out.push({ name: label, x, y, dashed: !!dashed });
+    };
+    for (const [name, label, dashed] of def.fixed || []) add(name, label, dashed);
+    for (const [prefix, label, dashed, min] of def.prefix || []) {
+      const names = Array.from(data.series.keys()).filter((n) => n.startsWith(prefix)).sort();
+      if (names.length < (min || 1)) continue;
+      for (const n of names) add(n, label + n.slice(prefix.length).replace(/_/g, " "), dashed);
+    }
+    return out;
+  }
+
+  function markers() {
+    return data.warnings.map((w) => ({ x: w.step, label: w.signal.replace(/_/g, " "), kind: "warn", onClick: () => openEvidence(w) }));
+  }
+
+  function drawCharts() {
+    if (typeof openrftPlot === "undefined") { $("curves-status").textContent = "The chart library did not load."; return; }
+    const flags = markers();
+    for (const def of CHARTS) {
+      const series = seriesOf(def);
+      let entry = charts.get(def.id);
+      if (!entry && (series.length || def.always)) {
+        const box = e("div", { class: "card", id: `chart-${def.id}`, "data-points": "0" });
+        curves.append(box);
+        const chart = openrftPlot.lineChart(box, { title: def.title, xLabel: "step", yLabel: def.yLabel, height: 220, series, markers: flags });
+        entry = { chart, box };
+        charts.set(def.id, entry);
+      } else if (entry) {
+        entry.chart.setSeries(series);
+        entry.chart.setMarkers(flags);
+      }
+      if (entry) entry.box.dataset.points = String(series.length ? series[0].x.length : 0);
+    }
+    curves.dataset.points = String(data.steps.length);
+  }
+
+  // -- warnings and their evidence -------------------------------------------------------------------
+  function samplesLink(step, id) {
+    return `/jobs/${encodeURIComponent(job.id)}/samples?step=${step}#sample-${encodeURIComponent(id)}`;
+  }
+
+  function openEvidence(w) {
+    const d = w.data || {};
+    $("evidence-title").textContent = `Warning at step ${w.step}: ${w.signal.replace(/_/g, " ")}`;
+    $("evidence-message").textContent = w.message;
+    $("evidence-fix").textContent = d.fix ? `What to do: ${d.fix}` : "";
+    $("evidence-fix").hidden = !d.fix;
+    const rows = Object.entries(d.values || {}).map(([k, v]) => e("tr", {}, e("th", { scope: "row", text: k.replace(/_/g, " ") }), e("td", { class: "num", text: openrft.fmt(v, 4) })));
+    $("evidence-values").querySelector("tbody").replaceChildren(...rows);
+    const stored = data.sampleSteps.has(w.step);
+    const ids = d.sample_ids || [];
+    $("evidence-samples").replaceChildren(...(ids.length
+      ? ids.map((id) => e("li", {}, stored ? e("a", { href: samplesLink(w.step, id), class: "mono", text: `${id} (step ${w.step})` })
+                                            : e("span", { class: "mono", text: `${id} (step ${w.step}'s samples were pruned)` })))
+      : [e("li", { class: "muted", text: "No stored samples for this step." })]));
+    $("evidence-json").textContent = JSON.stringify(d, null, 2);
+    $("evidence").showModal();
+  }
+
+  function renderWarnings() {
+    $("warnings-count").textContent = String(data.warnings.length);
+    $("warnings-count").className = data.warnings.length ? "badge warn" : "badge";
+    $("warnings-empty").hidden = data.warnings.length > 0;
+    const items = data.warnings.slice().reverse().map((w) => e("li", { "data-step": String(w.step) },
+      e("div", { class: "warn-head" }, e("strong", { text: `Step ${w.step}` }), e("span", { class: "badge warn", text: w.signal.replace(/_/g, " ") })),
+      e("p", { class: "warn-msg", text: w.message }),
+      e("button", { type: "button", class: "secondary", onclick: () => openEvidence(w), text: "Open the evidence" })));
+    $("warnings-list").replaceChildren(...items);
+  }
+
+  // -- audit trail -----------------------------------------------------------------------------------
+  function renderAudit() {
+    const tbody = $("audit-table").querySelector("tbody");
+    if (!data.audit.length) return;
+    const rows = [];
+    data.audit.forEach((a, i) => {
+      const next = data.audit.slice(i + 1).find((b) => b.step !== null);
+      const from = a.step === null ? "the step running now" : `${a.step}`;
+      const to = a.step === null ? "" : next ? (next.step - 1 > a.step ? `–${next.step - 1}` : "") : (TERMINAL.has(job.status) ? `–${data.lastStep ?? a.step}` : " onwards");
+      const grader = `${a.grader.type || "?"}${a.grader.name ? ` "${a.grader.name}"` : ""}`;
+      const fns = a.functions.length ? a.functions : [{ function_name: "–", version: "–", code_sha256: "–" }];
+      for (const f of fns) {
+        rows.push(e("tr", {}, e("td", { text: `${from}${to}` }), e("td", { text: grader }), e("td", { class: "mono", text: f.function_name || "–" }),
+          e("td", { class: "mono", text: f.version || "–" }), e("td", { class: "mono", text: f.code_sha256 || "–" })));
+      }
+    });
+    tbody.replaceChildren(...rows);
+  }
+
+  // -- header and controls ---------------------------------------------------------------------------
+  function etaText() {
+    if (TERMINAL.has(job.status)) return job.finished_at ? `finished ${openrft.when(job.finished_at)}` : "–";
+    if (job.status === "paused") return "paused: resume to go on";
+    if (!job.estimated_finish) return "estimated after the first step";
+    const left = job.estimated_finish - Date.now() / 1000;
+    if (left <= 0) return "any moment";
+    const mins = Math.round(left / 60);
+    return `${new Date(job.estimated_finish * 1000).toLocaleTimeString()} (${mins < 1 ? `${Math.round(left)} s` : `${mins} min`} left)`;
+  }
+
+  function renderHeader() {
+    const badge = $("job-status");
+    badge.className = `badge ${job.status}`;
+    badge.textContent = job.status.replace(/_/g, " ");
+    $("job-ft-model").textContent = job.fine_tuned_model || (TERMINAL.has(job.status) ? "none" : "not yet (when training succeeds)");
+    const done = data.lastStep || 0, total = data.totalSteps || 0;
+    $("job-progress").max = total || 1;
+    $("job-progress").value = done;
+    $("job-progress-text").textContent = total ? `step ${done} of ${total}` : (done ? `step ${done}` : "not started");
+    $("job-eta").textContent = etaText();
+    const err = $("job-error");
+    err.hidden = !job.error;
+    if (job.error) err.textContent = `${job.error.code}: ${job.error.message}`;
+    const s = job.status;
+    $("btn-pause").disabled = !["queued", "running", "validating_files"].includes(s);
+    $("btn-resume").disabled = s !== "paused";
+    $("btn-cancel").disabled = TERMINAL.has(s);
+    $("controls-help").textContent = TERMINAL.has(s) ? `The job has ${s === "cancelled" ? "been cancelled" : s}: nothing to control.`
+      : s === "paused" ? "Paused at a checkpoint: resume continues from it." : s === "running" ? "Pause checkpoints at the next step boundary; resume goes on from there." : "";
+  }
+
+  const ACTIONS = {
+    pause: ["Pause this job? The trainer saves a checkpoint at the next step and stops; resume goes on from it.", "Pause"],
+    resume: ["Resume this job from its last checkpoint?", "Resume"],
+    cancel: ["Cancel this job? It stops at the next step and cannot be resumed.", "Cancel job"],
+  };
+  for (const action of Object.keys(ACTIONS)) {
+    $(`btn-${action}`).addEventListener("click", async () => {
+      const [question, label] = ACTIONS[action];
+      if (!(await openrft.confirmAction(question, label))) return;
+      try {
+        job = await openrft.api(`${jobPath}/${action}`, { method: "POST" });
+        renderHeader();
+        openrft.toast(`${label}: the job is ${job.status.replace(/_/g, " ")}.`, "ok");
+        refreshEvents();
+      } catch (err) {
+        openrft.toast(err.message, "error");
+      }
+    });
+  }
+
+  // -- event log -------------------------------------------------------------------------------------
+  let events = [];  // newest first
+  const showMetrics = $("events-metrics");
+  function renderEvents() {
+    const shown = events.filter((ev) => showMetrics.checked || ev.type !== "metrics").slice(0, 300);
+    $("events-table").querySelector("tbody").replaceChildren(...shown.map((ev) => e("tr", { class: `level-${ev.level}` },
+      e("td", { text: openrft.when(ev.created_at) }), e("td", {}, e("span", { class: `badge ${ev.level === "info" ? "" : ev.level === "warn" ? "warn" : "failed"}`, text: ev.level })),
+      e("td", { text: ev.message }))));
+  }
+  showMetrics.addEventListener("change", renderEvents);
+  async function refreshEvents() {
+    const page = await openrft.api(`${jobPath}/events?limit=100`);
+    const seen = new Set(events.map((ev) => ev.id));
+    const fresh = page.data.filter((ev) => !seen.has(ev.id));
+    if (fresh.length) { events = fresh.concat(events).slice(0, 1000); renderEvents(); }
+  }
+
+  // -- polling ---------------------------------------------------------------------------------------
+  let finalRead = false;
+  async function refreshMetrics() {
+    const after = data.lastStep ? `?after_step=${data.lastStep}` : "";
+    const m = await openrft.api(`${jobPath}/metrics${after}`);
+    const changed = absorb(m);
+    if (changed || !charts.size) { drawCharts(); renderWarnings(); renderAudit(); }
+    $("curves-status").textContent = data.steps.length ? `${data.steps.length} steps${TERMINAL.has(m.status) ? "" : " · live"}` : "No steps finished yet: curves fill in as the job trains.";
+  }
+
+  for (const t of document.querySelectorAll("time[data-unix]")) t.textContent = openrft.when(Number(t.dataset.unix));
+  renderHeader();
+  const stop = openrft.poll(async () => {
+    const wasTerminal = TERMINAL.has(job.status);
+    try { job = await openrft.api(jobPath); } catch (err) { if (err.status === 404) { stop(); return; } throw err; }
+    await refreshMetrics();
+    renderHeader();
+    await refreshEvents();
+    if (wasTerminal && TERMINAL.has(job.status)) { if (finalRead) stop(); finalRead = true; }
+  }, 1500);
+})();
