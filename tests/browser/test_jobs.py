@@ -11,14 +11,15 @@ from tests.e2e.conftest import TINY_BASE, wait_for
 
 
 def project_job(console: Console, name: str, *, n_train: int, slow_s: float = 0.3, **hp: Any) -> tuple[Any, Any]:
-    """A project with a slow reward, a tiny job in it, and the console signed in with the project's key."""
+    """A project with a slow reward, the console signed in with its key on /jobs, then a tiny job in it."""
     flow = console.flow
     project = flow.project(name)
     client = flow.client(project)
     deployed = flow.deploy_reward(project, slow_s=slow_s)
-    job = flow.create_job(client, deployed, model=TINY_BASE, n_train=n_train, **hp)
     console.sign_in(project.secret)
     console.page.wait_for_url(re.compile(r"/jobs$"))  # type: ignore[attr-defined]
+    console.page.evaluate("window.__same_page = true")  # type: ignore[attr-defined]  # gone if the page reloads
+    job = flow.create_job(client, deployed, model=TINY_BASE, n_train=n_train, **hp)
     return client, job
 
 
@@ -30,7 +31,8 @@ def test_jobs_list_and_job_curves_update_live(console: Console) -> None:
     client, job = project_job(console, "live", n_train=24)
     page: Any = console.page
     row = page.locator(f'tr[data-job-id="{job.id}"]')
-    row.wait_for()
+    row.wait_for()  # the new job appears without a reload
+    assert page.evaluate("window.__same_page") is True
     page.wait_for_function(
         "id => Number(document.querySelector(`tr[data-job-id='${id}'] canvas.sparkline`).dataset.points || 0) >= 1",
         arg=job.id,
@@ -65,6 +67,7 @@ def test_pause_resume_and_cancel_from_the_page(console: Console) -> None:
     page: Any = console.page
     wait_for(client, job.id, lambda j: j.status == "running", timeout_s=120, what="the job to run")
     console.goto(f"/jobs/{job.id}")
+    page.wait_for_function("() => Number(document.querySelector('#chart-reward')?.dataset.points || 0) >= 1")
     page.get_by_role("button", name="Pause").click()
     dialog = page.get_by_role("dialog")
     assert "checkpoint" in dialog.inner_text()
@@ -72,7 +75,11 @@ def test_pause_resume_and_cancel_from_the_page(console: Console) -> None:
     dialog.get_by_role("button", name="Pause").click()
     wait_for(client, job.id, lambda j: j.status == "paused", timeout_s=120, what="the pause")
     page.wait_for_function("() => document.querySelector('#job-status').textContent.trim() === 'paused'")
-    assert page.get_by_role("button", name="Resume").is_enabled()
+    assert (
+        page.get_by_role("button", name="Resume").is_enabled()
+        and page.get_by_role("button", name="Pause").is_disabled()
+    )
+    assert page.locator('#hp-body tr[data-hp="learning_rate"]').count() == 1  # resolved, re-read live
     console.shot("paused")
 
     page.get_by_role("button", name="Resume").click()

@@ -112,7 +112,7 @@
     $("evidence-message").textContent = w.message;
     $("evidence-fix").textContent = d.fix ? `What to do: ${d.fix}` : "";
     $("evidence-fix").hidden = !d.fix;
-    const rows = Object.entries(d.values || {}).map(([k, v]) => e("tr", {}, e("th", { scope: "row", text: k.replace(/_/g, " ") }), e("td", { class: "num", text: openrft.fmt(v, 4) })));
+    const rows = Object.entries(d.values || {}).filter(([k]) => k !== "step").map(([k, v]) => e("tr", {}, e("th", { scope: "row", text: k.replace(/_/g, " ") }), e("td", { class: "num", text: openrft.fmt(v, 4) })));
     $("evidence-values").querySelector("tbody").replaceChildren(...rows);
     const stored = data.sampleSteps.has(w.step);
     const ids = d.sample_ids || [];
@@ -144,7 +144,7 @@
       const next = data.audit.slice(i + 1).find((b) => b.step !== null);
       const from = a.step === null ? "the step running now" : `${a.step}`;
       const to = a.step === null ? "" : next ? (next.step - 1 > a.step ? `–${next.step - 1}` : "") : (TERMINAL.has(job.status) ? `–${data.lastStep ?? a.step}` : " onwards");
-      const grader = `${a.grader.type || "?"}${a.grader.name ? ` "${a.grader.name}"` : ""}`;
+      const grader = `${a.grader.type || "?"}${a.grader.name && a.grader.name !== a.grader.type ? ` "${a.grader.name}"` : ""}`;
       const fns = a.functions.length ? a.functions : [{ function_name: "–", version: "–", code_sha256: "–" }];
       for (const f of fns) {
         rows.push(e("tr", {}, e("td", { text: `${from}${to}` }), e("td", { text: grader }), e("td", { class: "mono", text: f.function_name || "–" }),
@@ -206,6 +206,20 @@
     });
   }
 
+  // The resolved hyperparameters: "auto" until the trainer pins them, so re-read with the job.
+  let hpShown = "";
+  function renderHyperparameters() {
+    const hp = ((job.method || {}).reinforcement || {}).hyperparameters || {};
+    const key = JSON.stringify(hp);
+    if (key === hpShown) return;
+    hpShown = key;
+    const rows = Object.keys(hp).sort().map((k) => e("tr", { "data-hp": k }, e("th", { scope: "row" }, e("code", { text: k })),
+      e("td", { class: "mono", text: typeof hp[k] === "object" ? JSON.stringify(hp[k]) : String(hp[k]) })));
+    const tbody = $("hp-body");
+    tbody.querySelectorAll("tr[data-hp]").forEach((r) => r.remove());
+    tbody.prepend(...rows);
+  }
+
   // -- event log -------------------------------------------------------------------------------------
   let events = [];  // newest first
   const showMetrics = $("events-metrics");
@@ -229,8 +243,10 @@
     const after = data.lastStep ? `?after_step=${data.lastStep}` : "";
     const m = await openrft.api(`${jobPath}/metrics${after}`);
     const changed = absorb(m);
-    if (changed || !charts.size) { drawCharts(); renderWarnings(); renderAudit(); }
-    $("curves-status").textContent = data.steps.length ? `${data.steps.length} steps${TERMINAL.has(m.status) ? "" : " · live"}` : "No steps finished yet: curves fill in as the job trains.";
+    if (changed || !charts.size) { drawCharts(); renderWarnings(); }
+    renderAudit();
+    const n = data.steps.length;
+    $("curves-status").textContent = n ? `${n} step${n === 1 ? "" : "s"}${TERMINAL.has(m.status) ? "" : " · live"}` : "No steps finished yet: curves fill in as the job trains.";
   }
 
   for (const t of document.querySelectorAll("time[data-unix]")) t.textContent = openrft.when(Number(t.dataset.unix));
@@ -240,6 +256,7 @@
     try { job = await openrft.api(jobPath); } catch (err) { if (err.status === 404) { stop(); return; } throw err; }
     await refreshMetrics();
     renderHeader();
+    renderHyperparameters();
     await refreshEvents();
     if (wasTerminal && TERMINAL.has(job.status)) { if (finalRead) stop(); finalRead = true; }
   }, 1500);

@@ -107,6 +107,7 @@
         row = newRow(job);
         if (previous) previous.after(row); else body.prepend(row);
         table.hidden = false;
+        document.getElementById("jobs-empty")?.remove();
       }
       previous = row;
       let state = null;

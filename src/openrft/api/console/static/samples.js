@@ -38,7 +38,7 @@
       e("div", { class: "score" },
         e("span", {}, e("span", { class: "muted", text: "reward " }), e("span", { class: "reward", text: openrft.fmt(c.reward, 3) })),
         e("span", {}, e("span", { class: "muted", text: "advantage " }), e("span", { class: "advantage num", text: openrft.fmt(c.advantage, 3) })),
-        e("span", { class: "muted", text: `#${index + 1} · ${c.completion_tokens} tokens${best && !worst ? " · best" : ""}${worst && !best ? " · worst" : ""}` })),
+        e("span", { class: "muted", text: `#${index + 1} · ${c.completion_tokens} tokens${best && !worst ? " · highest" : ""}${worst && !best ? " · lowest" : ""}` })),
       c.error ? e("p", { class: "error", text: `${c.error.code}: ${c.error.message}` }) : null,
       e("pre", { text: c.text || "(empty completion)" }),
       parts.length ? e("ul", { class: "components", "aria-label": "reward components" },
