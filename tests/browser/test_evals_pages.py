@@ -104,3 +104,34 @@ def test_run_page_and_compare(console: Console) -> None:
     console.shot("compare")
     page.get_by_text("Show them").click()
     console.shot("compare-unchanged-open")
+
+
+def test_run_page_updates_live_while_the_run_grades(console: Console) -> None:
+    """A slow reward function as the criterion: the page shows the run queued or in progress, then its
+    counts and items as they come, without a reload."""
+    project = console.flow.project("evals-live")
+    client = console.flow.client(project)
+    deployed = console.flow.deploy_reward(project, slow_s=1.5)
+    ev = client.evals.create(
+        name="has an o",
+        data_source_config={"type": "custom", "item_schema": ITEM_SCHEMA, "include_sample_schema": True},
+        testing_criteria=[{"type": "lambda", "name": "has_o", "lambda": {"function": deployed.ref}}],  # type: ignore[list-item]
+    )
+    answers = ["two" if i % 2 else "six" for i in range(40)]  # "two" has an o: 20 pass
+    rows = [{"item": {"question": f"q{i}", "answer": "x"}, "sample": {"output_text": a}} for i, a in enumerate(answers)]
+    source: Any = {"type": "jsonl", "source": {"type": "file_content", "content": rows}}
+    run = client.evals.runs.create(ev.id, name="slow", data_source=source)
+    console.sign_in(project.secret)
+    page: Any = console.page
+    page.goto(run.report_url)
+    status = page.locator("#run-status")
+    assert status.inner_text() in ("queued", "in_progress")
+    assert page.locator("#run-live").is_visible()
+    console.shot("run-live")
+    status.filter(has_text="completed").wait_for(timeout=90_000)
+    done = client.evals.runs.retrieve(run.id, eval_id=ev.id)
+    assert page.locator("#count-rate").inner_text() == percent(done.result_counts.passed, done.result_counts.total)
+    assert done.result_counts.total == 40 and page.locator("#count-total").inner_text() == "40"
+    assert page.locator("#run-live").is_hidden()
+    page.locator("article.item").first.wait_for()
+    console.shot("run-live-done")

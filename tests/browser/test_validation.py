@@ -14,6 +14,11 @@ def test_validation_items_by_step(console: Console) -> None:
     client = flow.client(project)
     deployed = flow.deploy_reward(project)
     job = flow.create_job(client, deployed, model="tiny-base", n_train=8, n_valid=3, eval_interval=2, eval_samples=2)
+    console.sign_in(project.secret)
+    page: Any = console.page
+    console.goto(f"/jobs/{job.id}/validation")  # opened before any evaluation step: it fills in as they land
+    console.shot("validation-waiting")
+    page.locator("#validation-table").wait_for(timeout=120_000)
     job = wait_for(client, job.id, lambda j: j.status == "succeeded", timeout_s=240, what="the job to finish")
     eval_id = job.model_extra["eval_id"]
     step_runs = sorted(
@@ -22,9 +27,7 @@ def test_validation_items_by_step(console: Console) -> None:
         if (tag := (r.metadata or {}).get("step")) is not None
     )
     assert len(step_runs) >= 2, [s for s, _ in step_runs]
-    console.sign_in(project.secret)
-    page: Any = console.page
-    console.goto(f"/jobs/{job.id}/validation")
+    page.locator("span.badge").filter(has_text="succeeded").wait_for()  # the last refresh, after the job ended
     headers = page.locator("#validation-table thead th.step").all_inner_texts()
     assert headers == [f"step {s}" for s, _ in step_runs]
     rows = page.locator("#validation-table tbody tr")
