@@ -28,6 +28,7 @@ from openrft.api.jobs.router import router as jobs_router
 from openrft.api.models.router import router as models_router
 from openrft.api.openapi import aws_errors, build_openapi, openai_errors
 from openrft.api.organization.router import router as organization_router
+from openrft.api.preflight.router import router as preflight_router
 from openrft.api.reviews.router import router as reviews_router
 from openrft.context import build_context
 from openrft.functions.sandbox import sandbox_log_line
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool | None
         chat_router,
         evals_router,
         reviews_router,
+        preflight_router,
     )
     for router in openai_routers:
         app.include_router(router, prefix="/v1", responses=openai_errors())
