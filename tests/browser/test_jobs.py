@@ -44,7 +44,9 @@ def test_jobs_list_and_job_curves_update_live(console: Console) -> None:
     row.get_by_role("link", name=job.id).click()
     page.wait_for_url(re.compile(f"/jobs/{job.id}$"))
     page.evaluate("window.__same_page = true")  # gone if the page reloads
-    page.wait_for_function("() => Number(document.querySelector('#chart-reward')?.dataset.points || 0) >= 1")
+    page.wait_for_function(
+        "() => Number(document.querySelector('#chart-reward')?.dataset.points || 0) >= 1", timeout=120_000
+    )
     first = points(console)
     console.shot("job-first-points")
     page.wait_for_function(
@@ -67,7 +69,9 @@ def test_pause_resume_and_cancel_from_the_page(console: Console) -> None:
     page: Any = console.page
     wait_for(client, job.id, lambda j: j.status == "running", timeout_s=120, what="the job to run")
     console.goto(f"/jobs/{job.id}")
-    page.wait_for_function("() => Number(document.querySelector('#chart-reward')?.dataset.points || 0) >= 1")
+    page.wait_for_function(
+        "() => Number(document.querySelector('#chart-reward')?.dataset.points || 0) >= 1", timeout=120_000
+    )
     page.get_by_role("button", name="Pause").click()
     dialog = page.get_by_role("dialog")
     assert "checkpoint" in dialog.inner_text()
