@@ -107,6 +107,27 @@ def checkpoint_rows(
     return rows
 
 
+def short_name(model: str | None, base_model: str) -> str:
+    """ft:...:ckpt-step-6 -> "step 6", the job's final model -> "final model", its base -> "NAME (base)"."""
+    if not model:
+        return "\u2013"
+    if CHECKPOINT_MARK in model:
+        return "step " + model.rsplit(CHECKPOINT_MARK, 1)[1]
+    if model == base_model:
+        return f"{model} (base)"
+    return "final model" if model.startswith("ft:") else model
+
+
+def comparisons(runs_newest_first: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The linked eval's other runs, the two of each comparison this page started side by side (A, B) by
+    their metadata `pair`; a run started elsewhere stands alone."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for run in runs_newest_first:
+        meta = run.get("metadata") or {}
+        groups.setdefault(meta.get("pair") or run["id"], []).append(run)
+    return [sorted(g, key=lambda r: (r.get("metadata") or {}).get("side") or "") for g in groups.values()]
+
+
 @router.get("/jobs/{job_id}/checkpoints", response_class=HTMLResponse)
 def checkpoints_page(
     request: Request, job_id: str, session: Session = Depends(signed_in), ctx: AppContext = Depends(get_ctx)
@@ -121,7 +142,7 @@ def checkpoints_page(
     url = str(request.base_url).rstrip("/")
     all_runs = _eval_runs(ctx, p, job["eval_id"], url) if job.get("eval_id") else []
     step_runs = {s: r for r in all_runs if (s := _step_of(r)) is not None}
-    compared = [r for r in reversed(all_runs) if _step_of(r) is None]
+    compared = comparisons([r for r in reversed(all_runs) if _step_of(r) is None])
     rows = checkpoint_rows(kept, step_runs, series)
     latest = max(step_runs.values(), key=lambda r: r["created_at"], default=None)
     sampling = ((latest or {}).get("data_source") or {}).get("sampling_params") or {"temperature": 0}
@@ -149,6 +170,7 @@ def checkpoints_page(
         },
         kept_per_job=KEPT_PER_JOB,
         pass_rate=pass_rate,
+        short=lambda m: short_name(m, job["model"]),
     )
 
 
@@ -180,8 +202,11 @@ def playground_page(
     listed = models_service.list_models(ctx, session.principal.project_id).data
     ids = [m.id for m in sorted(listed, key=lambda m: m.created, reverse=True)]
     unknown = model is not None and model not in ids
+    # newest first: a job's final model, else (while it trains) its newest checkpoint, else another base model
     tuned = [m for m in ids if m.startswith("ft:") and CHECKPOINT_MARK not in m]
-    right = model if model in ids else (tuned[0] if tuned else (ids[1] if len(ids) > 1 else (ids[0] if ids else None)))
+    ckpts = [m for m in ids if CHECKPOINT_MARK in m]
+    fallback = (tuned or ckpts or ids[1:] or ids)[:1]
+    right = model if model in ids else (fallback[0] if fallback else None)
     left = (
         base_of(right) if right and base_of(right) in ids else next((m for m in ids if not m.startswith("ft:")), None)
     )
@@ -194,5 +219,5 @@ def playground_page(
         left=left,
         right=right,
         unknown=model if unknown else None,
-        no_fine_tuned=not tuned and not any(CHECKPOINT_MARK in m for m in ids),
+        no_fine_tuned=not tuned and not ckpts,
     )

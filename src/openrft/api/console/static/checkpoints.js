@@ -68,14 +68,14 @@
     links.replaceChildren();
     const sides = [document.getElementById("side-a"), document.getElementById("side-b")];
     try {
-      const created = [];
-      for (const [model, other] of [[a, b], [b, a]]) {
+      const created = [], pair = Date.now().toString(36) + Math.random().toString(36).slice(2, 8);
+      for (const [side, model, other] of [["A", a, b], ["B", b, a]]) {
         created.push(await api(`/v1/evals/${config.eval_id}/runs`, {
           method: "POST",
           body: {
             name: `compare: ${shortName(model)} vs ${shortName(other)}`,
             data_source: dataSource(model),
-            metadata: { console: "checkpoints compare", job: config.job_id },
+            metadata: { console: "checkpoints compare", job: config.job_id, pair, side },
           },
         }));
       }
