@@ -135,3 +135,21 @@ def test_run_page_updates_live_while_the_run_grades(console: Console) -> None:
     assert page.locator("#run-live").is_hidden()
     page.locator("article.item").first.wait_for()
     console.shot("run-live-done")
+
+
+def test_another_projects_run_gets_the_not_found_page(console: Console) -> None:
+    owner = console.flow.client(console.flow.project("evals-owner"))
+    ev = owner.evals.create(
+        name="private",
+        data_source_config={"type": "custom", "item_schema": ITEM_SCHEMA, "include_sample_schema": True},
+        testing_criteria=CRITERIA,  # type: ignore[arg-type]
+    )
+    run = owner.evals.runs.create(ev.id, data_source=jsonl(ANSWERS_A))  # type: ignore[arg-type]
+    console.sign_in(console.flow.project("evals-stranger").secret)
+    page: Any = console.page
+    page.wait_for_url("**/jobs")
+    for path in (f"/evals/{ev.id}", f"/evals/{ev.id}/runs/{run.id}", f"/evals/{ev.id}/compare?a={run.id}&b={run.id}"):
+        response = page.goto(console.base_url + path)
+        assert response.status == 404, path
+        assert "Not found" in page.inner_text("main") and "private" not in page.inner_text("main")
+    console.shot("other-project-run")

@@ -57,8 +57,8 @@ def parse_row(line: int, raw: bytes) -> FileRow:
     cut = len(text) > MAX_SHOWN_CHARS
     try:
         value = json.loads(text)
-    except ValueError as exc:
-        problem = "a blank line" if not text.strip() else f"not JSON: {exc}"
+    except json.JSONDecodeError as exc:  # its own line/column would count within this one line: say the character
+        problem = "a blank line" if not text.strip() else f"not JSON ({exc.msg} at character {exc.pos + 1})"
         shown = text[:MAX_SHOWN_CHARS]
         return FileRow(line, shown, False, problem, shown[:160], len(shown) > COLLAPSE_CHARS, cut)
     pretty = json.dumps(value, indent=2, ensure_ascii=False)
