@@ -86,6 +86,10 @@ def test_admin_creates_a_project_and_a_key_shown_once(console: Console) -> None:
     assert secret.startswith("sk-rft-")
     page.locator("#keys-table tbody tr").filter(has_text="alice-laptop").wait_for()
     console.shot("admin-key-created")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=console.base_url)
+    page.get_by_role("button", name="Copy").click()
+    page.locator("#toast").filter(has_text="Secret copied").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == secret
 
     client = openai.OpenAI(base_url=console.flow.v1, api_key=secret, max_retries=0)
     assert client.files.list().data == []  # the secret works, in its own (empty) project
