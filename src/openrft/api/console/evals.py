@@ -16,6 +16,7 @@ Every read goes through the evals (and jobs) services with the signed-in princip
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +52,11 @@ def percent(counts: tuple[int, int] | None) -> str:
         return NONE
     passed, total = counts
     return f"{passed / total:.1%} ({passed}/{total})" if total else f"{NONE} (0/0)"
+
+
+def pretty(value: Any) -> str:
+    """JSON for people: indented, keys in their order, non-ASCII text as itself (Jinja's tojson escapes it)."""
+    return json.dumps(value, indent=2, ensure_ascii=False)
 
 
 def criteria_names(ev: dict[str, Any]) -> dict[str, str]:
@@ -228,7 +234,9 @@ def compare_page(
             "changed": [pair_view(x) for x in pairs if x.changed],
             "unchanged": [pair_view(x) for x in pairs if not x.changed],
         }
-    return render(request, "eval_compare.html", session, title=f"Compare runs of {ev['name']}", **context)
+    return render(
+        request, "eval_compare.html", session, title=f"Compare runs of {ev['name']}", pretty=pretty, **context
+    )
 
 
 def delta(x: tuple[int, int] | None, y: tuple[int, int] | None) -> str:
@@ -343,6 +351,7 @@ def validation_page(
         steps=summary,
         table=table,
         hidden_steps=hidden,
+        pretty=pretty,
         boot={"job_id": job_id, "status": job["status"], "steps": [s for s, _ in step_runs]},
     )
 
