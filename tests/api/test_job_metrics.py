@@ -171,3 +171,15 @@ def test_another_projects_job_is_404(live_server: LiveServer, client: openai.Ope
         mentions=job_id,
     )
     error_of(lambda: get(client, "ftjob-nope"), 404)
+
+
+def test_a_nan_in_an_event_is_a_null(client: openai.OpenAI, job_id: str, db: Store) -> None:  # noqa: F811
+    """A NaN the trainer wrote (json.dumps allows it; SQLite's JSON functions refuse it) reads as null."""
+    with db.begin() as conn:
+        insert_event(conn, job_id, "Step 1/4", type="metrics", data=metrics_data(1, 0.25))
+        insert_event(
+            conn, job_id, "Step 2/4", type="metrics", data=metrics_data(2, 0.5) | {"actor_grad_norm": float("nan")}
+        )
+    body = get(client, job_id).json()
+    assert body["steps"] == [1, 2] and body["series"]["grad_norm"] == [1.5, None]
+    assert body["series"]["train_reward_mean"] == [0.25, 0.5]
