@@ -17,12 +17,14 @@ def test_checkpoints_table_and_compare_with_the_base_model(console: Console) -> 
     deployed = flow.deploy_reward(project)
     # 6 steps, an evaluation (and a checkpoint) at each: the trainer keeps the 3 best and the newest
     job = flow.create_job(client, deployed, model="tiny-base", n_train=12, eval_interval=1)
-    wait_for(client, job.id, lambda j: j.status == "succeeded", timeout_s=300, what="the job to finish")
-    kept = {c.step_number: c for c in client.fine_tuning.jobs.checkpoints.list(job.id, limit=100)}
-
     page.context.clear_cookies()  # type: ignore[attr-defined]
     console.sign_in(project.secret)
-    console.goto(f"/jobs/{job.id}/checkpoints")
+    console.goto(f"/jobs/{job.id}/checkpoints")  # while the job runs: the table fills in without a reload
+    page.wait_for_function("document.querySelector('#live')")  # type: ignore[attr-defined]
+    console.shot("while-training")
+    wait_for(client, job.id, lambda j: j.status == "succeeded", timeout_s=300, what="the job to finish")
+    kept = {c.step_number: c for c in client.fine_tuning.jobs.checkpoints.list(job.id, limit=100)}
+    page.locator("#job-status", has_text="succeeded").wait_for(timeout=10_000)  # type: ignore[attr-defined]
     rows = page.locator("#checkpoints tbody tr")  # type: ignore[attr-defined]
     assert rows.count() == 6
     shown: dict[int, Any] = {}
@@ -63,6 +65,10 @@ def test_checkpoints_table_and_compare_with_the_base_model(console: Console) -> 
     href = link.get_attribute("href")
     assert href == f"/evals/{eval_id}/compare?a={by_model['tiny-base'].id}&b={by_model[best].id}"
     console.shot("compared")
+    link.click()  # the evals pages' compare view of the two runs
+    page.wait_for_url(f"**/evals/{eval_id}/compare?*")  # type: ignore[attr-defined]
+    console.shot("eval-compare")
+    assert "Changed" in page.inner_text("main") or "changed" in page.inner_text("main")  # type: ignore[attr-defined]
     # the runs stay listed on the page
     console.goto(f"/jobs/{job.id}/checkpoints")
     earlier = page.locator("#earlier tbody tr")  # type: ignore[attr-defined]

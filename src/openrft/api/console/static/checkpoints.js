@@ -3,9 +3,42 @@
 "use strict";
 
 (() => {
+  // While the job runs, re-read this page every 2 s and swap in its checkpoints table, the status and the
+  // compare choices (the server renders them; no reload, and a choice already made is kept).
+  function liveTable() {
+    const live = document.getElementById("live");
+    if (!live || live.dataset.terminal === "true") return;
+    const stop = openrft.poll(async () => {
+      const response = await fetch(location.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
+      if (!response.ok || response.redirected) return;
+      const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+      for (const id of ["checkpoints-card", "job-status"]) {
+        const now = document.getElementById(id), next = fresh.getElementById(id);
+        if (now && next) now.replaceWith(document.importNode(next, true));
+      }
+      for (const id of ["model-a", "model-b"]) {
+        const now = document.getElementById(id), next = fresh.getElementById(id);
+        if (!now || !next) continue;
+        const chosen = now.value;  // a choice the person made stays; untouched, the select takes the new default
+        now.replaceChildren(...Array.from(next.options, (o) => document.importNode(o, true)));
+        if (now.dataset.touched && Array.from(now.options).some((o) => o.value === chosen)) now.value = chosen;
+        else now.value = next.value;
+      }
+      const button = document.getElementById("compare-run"), wait = document.getElementById("compare-wait");
+      const few = (document.getElementById("model-b")?.options.length || 0) < 2;
+      if (button && !button.dataset.running) button.disabled = few;
+      if (wait) wait.hidden = !few;
+      if (fresh.getElementById("live")?.dataset.terminal === "true") stop();
+    }, 2000);
+  }
+
   const configEl = document.getElementById("compare-config");
   const form = document.getElementById("compare-form");
   for (const t of document.querySelectorAll("time.when")) t.textContent = openrft.when(Number(t.dataset.unix));
+  for (const id of ["model-a", "model-b"]) {
+    document.getElementById(id)?.addEventListener("change", (ev) => { ev.target.dataset.touched = "true"; });
+  }
+  liveTable();
   if (!configEl || !form) return;
   const config = JSON.parse(configEl.textContent);
   const { el, api, fmt } = openrft;
@@ -62,6 +95,7 @@
     const a = form.elements.a.value, b = form.elements.b.value;
     if (a === b) { openrft.toast("Pick two different models to compare.", "error"); return; }
     button.disabled = true;
+    button.dataset.running = "true";
     button.textContent = "Running…";
     result.hidden = false;
     const links = document.getElementById("compare-links");
@@ -86,6 +120,7 @@
         if (now.every((r) => TERMINAL.has(r.status))) {
           stop();
           button.disabled = false;
+          delete button.dataset.running;
           button.textContent = "Run both on the validation set";
           links.replaceChildren(
             el("a", { class: "button", href: `/evals/${config.eval_id}/compare?a=${now[0].id}&b=${now[1].id}`, text: "Compare item by item" }),
@@ -99,6 +134,7 @@
       sides[0].replaceChildren(el("p", { class: "error", text: e.message }));
       sides[1].replaceChildren();
       button.disabled = false;
+      delete button.dataset.running;
       button.textContent = "Run both on the validation set";
     }
   });
