@@ -4,7 +4,8 @@
 caller documents them in the OpenAPI document: `Bearer` (an openrft API key, what the openai client
 sends) and `SigV4` (AWS Signature Version 4 with an openrft key, what boto3 sends). Either works on
 every path. The console's pages call the same routes with its session cookie instead, plus the session's
-CSRF token in `X-CSRF-Token` (openrft.auth.sessions): same principal, same authorization.
+CSRF token in `X-CSRF-Token` (openrft.auth.sessions): same principal, same authorization. OpenAI's
+`OpenAI-Project` header names the project to act in: a project key's own, or any for the admin key.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from openrft.auth import sigv4
-from openrft.auth.keys import Principal, authenticate_bearer, record_use, secret_for_key_id
+from openrft.auth.keys import Principal, act_in_project, authenticate_bearer, record_use, secret_for_key_id
 from openrft.auth.sessions import Session, check_csrf, read_session
 from openrft.auth.sigv4 import ALGORITHM
 from openrft.context import AppContext
@@ -24,6 +25,7 @@ from openrft.errors import AuthenticationFailed, PermissionDenied
 
 SESSION_COOKIE = "openrft_session"
 CSRF_HEADER = "X-CSRF-Token"
+PROJECT_HEADER = "OpenAI-Project"
 
 
 def get_ctx(request: Request) -> AppContext:
@@ -63,6 +65,15 @@ async def get_principal(
     ctx: AppContext = Depends(get_ctx),
     bearer: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
     signature: str | None = Depends(sigv4_scheme),
+) -> Principal:
+    principal = await authenticate(request, ctx, bearer, signature)
+    if project := request.headers.get(PROJECT_HEADER, "").strip():  # OpenAI(project=...) sends it
+        principal = await run_in_threadpool(act_in_project, ctx.store, principal, project)
+    return principal
+
+
+async def authenticate(
+    request: Request, ctx: AppContext, bearer: HTTPAuthorizationCredentials | None, signature: str | None
 ) -> Principal:
     if bearer is not None and bearer.credentials.strip():
         # The key lookup is blocking database I/O: keep it off the event loop.

@@ -14,13 +14,13 @@ import hashlib
 import hmac
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from openrft.errors import AuthenticationFailed
+from openrft.errors import AuthenticationFailed, NotFound, PermissionDenied
 from openrft.ids import new_id, now_s, random_token
 from openrft.settings import Settings
 from openrft.store import schema
@@ -170,3 +170,23 @@ def secret_for_key_id(store: Store, cipher: KeyCipher, settings: Settings, key_i
             raise AuthenticationFailed("The security token included in the request is invalid.")
         return principal, settings.admin_key
     return principal, cipher.decrypt(row.secret_encrypted)
+
+
+def act_in_project(store: Store, principal: Principal, project_id: str) -> Principal:
+    """The principal acting in `project_id`, as OpenAI's `OpenAI-Project` header asks.
+
+    A project key acts in its own project only: naming another is refused. The admin key may act in any
+    live project (the console's project switcher, `OpenAI(project=...)` in the SDK).
+    """
+    if project_id == principal.project_id:
+        return principal
+    if not principal.is_admin:
+        raise PermissionDenied(
+            f"This key belongs to project {principal.project_id}; it cannot act in project {project_id}.",
+            code="project_mismatch",
+        )
+    with store.begin() as conn:
+        row = conn.execute(sa.select(schema.projects).where(schema.projects.c.id == project_id)).first()
+    if row is None or row.archived_at is not None:
+        raise NotFound(f"No such project: {project_id}", code="project_not_found")
+    return replace(principal, project_id=project_id)

@@ -12,10 +12,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import sqlalchemy as sa
 from fastapi import Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
@@ -25,9 +27,11 @@ from starlette.concurrency import run_in_threadpool
 from openrft import __version__
 from openrft.api.deps import SESSION_COOKIE, get_ctx
 from openrft.api.errors import wire_of
+from openrft.auth.keys import act_in_project
 from openrft.auth.sessions import Session, SessionExpired, check_csrf, read_session
 from openrft.context import AppContext
-from openrft.errors import OpenRFTError, PermissionDenied
+from openrft.errors import NotFound, OpenRFTError, PermissionDenied
+from openrft.store import schema
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -54,14 +58,36 @@ class SignInRequired(Exception):
         self.reason = reason
 
 
+PROJECT_COOKIE = "openrft_project"  # the project an admin's console acts in (the header's switcher)
+
+
 def signed_in(request: Request, ctx: AppContext = Depends(get_ctx)) -> Session:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise SignInRequired("Sign in with an API key to use the console.")
     try:
-        return read_session(ctx.store, token)
+        session = read_session(ctx.store, token)
     except SessionExpired as exc:
         raise SignInRequired(exc.message) from None
+    return in_chosen_project(ctx, session, request.cookies.get(PROJECT_COOKIE))
+
+
+def in_chosen_project(ctx: AppContext, session: Session, project_id: str | None) -> Session:
+    """An admin's session acting in the project it chose; a gone project (or a project key) keeps its own."""
+    if not project_id or not session.principal.is_admin:
+        return session
+    try:
+        return replace(session, principal=act_in_project(ctx.store, session.principal, project_id))
+    except NotFound:
+        return session
+
+
+def live_projects(ctx: AppContext) -> list[tuple[str, str]]:
+    """(id, name) of every live project, for the admin's project switcher."""
+    p = schema.projects.c
+    with ctx.store.begin() as conn:
+        rows = conn.execute(sa.select(p.id, p.name).where(p.archived_at.is_(None)).order_by(p.created_at, p.id))
+        return [(row.id, row.name) for row in rows]
 
 
 def check_form_csrf(session: Session, form_value: Any) -> None:
@@ -82,6 +108,8 @@ def render(
 ) -> HTMLResponse:
     """A page: the template with the signed-in principal, the CSRF token its scripts send, and the path."""
     values = {"session": session, "principal": session.principal if session else None, "path": request.url.path}
+    if session is not None and session.principal.is_admin:
+        values["projects"] = live_projects(request.app.state.ctx)  # the header's project switcher
     return templates.TemplateResponse(request, template, values | context, status_code=status_code)
 
 
@@ -131,7 +159,9 @@ async def _session_or_none(request: Request) -> Session | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
+    ctx = request.app.state.ctx
     try:
-        return await run_in_threadpool(read_session, request.app.state.ctx.store, token)
+        session = await run_in_threadpool(read_session, ctx.store, token)
     except OpenRFTError:
         return None
+    return await run_in_threadpool(in_chosen_project, ctx, session, request.cookies.get(PROJECT_COOKIE))

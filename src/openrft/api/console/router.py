@@ -10,11 +10,19 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from openrft.api.console import admin, evals, files, functions, jobs, models, reviews
-from openrft.api.console.pages import ConsoleRoute, check_form_csrf, check_origin, render, signed_in
+from openrft.api.console.pages import (
+    PROJECT_COOKIE,
+    ConsoleRoute,
+    check_form_csrf,
+    check_origin,
+    render,
+    signed_in,
+)
 from openrft.api.deps import SESSION_COOKIE, get_ctx
+from openrft.auth.keys import act_in_project
 from openrft.auth.sessions import Session, close_session, open_session
 from openrft.context import AppContext
-from openrft.errors import AuthenticationFailed
+from openrft.errors import AuthenticationFailed, PermissionDenied
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 for area in (jobs, models, evals, files, admin, reviews, functions):
@@ -86,6 +94,7 @@ async def signout(
     await run_in_threadpool(close_session, ctx.store, request.cookies[SESSION_COOKIE])
     response = RedirectResponse("/signin?reason=" + "You+signed+out.", 303)
     response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(PROJECT_COOKIE, path="/")
     return response
 
 
@@ -93,3 +102,23 @@ async def signout(
 def account(request: Request, session: Session = Depends(signed_in)) -> HTMLResponse:
     """Who is signed in: the key, its project, when the session ends."""
     return render(request, "account.html", session, title="Your session")
+
+
+@router.post("/project")
+async def choose_project(
+    request: Request,
+    project_id: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/jobs",
+    session: Session = Depends(signed_in),
+    ctx: AppContext = Depends(get_ctx),
+) -> RedirectResponse:
+    """The admin's project switcher: the console then shows (and acts in) that project."""
+    check_origin(request)
+    check_form_csrf(session, csrf)
+    if not session.principal.is_admin:
+        raise PermissionDenied("Only the admin key can switch projects; a project key sees its own project.")
+    await run_in_threadpool(act_in_project, ctx.store, session.principal, project_id)  # NotFound for a gone one
+    response = RedirectResponse(safe_next(next), 303)
+    response.set_cookie(PROJECT_COOKIE, project_id, path="/", httponly=True, samesite="strict")
+    return response

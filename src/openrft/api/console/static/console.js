@@ -4,6 +4,8 @@
 
 const openrft = (() => {
   const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
+  // The project the page shows: the admin's switcher may have chosen another than the key's own.
+  const project = () => document.querySelector('meta[name="openrft-project"]')?.content || "";
 
   class ApiError extends Error {
     constructor(status, body) {
@@ -18,6 +20,7 @@ const openrft = (() => {
   // fetch() against our own API: the cookie authenticates, X-CSRF-Token proves the page is ours.
   async function api(path, { method = "GET", body, signal } = {}) {
     const headers = { "X-CSRF-Token": csrf(), Accept: "application/json" };
+    if (project()) headers["OpenAI-Project"] = project();
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const response = await fetch(path, {
       method, headers, signal, credentials: "same-origin",
@@ -85,5 +88,5 @@ const openrft = (() => {
     return node;
   };
 
-  return { api, ApiError, toast, confirmAction, poll, fmt, when, el, csrf };
+  return { api, ApiError, toast, confirmAction, poll, fmt, when, el, csrf, project };
 })();
