@@ -19,6 +19,7 @@ STATIC = Path(__file__).resolve().parents[2] / "src" / "openrft" / "api" / "cons
 PAGE = """<!doctype html><html><head><meta charset="utf-8"></head>
 <body><main><div class="grid">
   <div class="card" id="reward"></div><div class="card" id="big"></div><div class="card" id="hist"></div>
+  <div class="card" id="small"></div><div class="card" id="many"></div>
 </div></main></body></html>"""
 
 SETUP = """() => {
@@ -36,6 +37,15 @@ SETUP = """() => {
   window.big = openrftPlot.lineChart(document.getElementById("big"), {
     title: "Entropy (10,000 steps)", xLabel: "step", yLabel: "nats", height: 240,
     series: [{name: "entropy", x: xs, y: xs.map((s) => 2 * Math.exp(-s / 4000) + 0.2 * Math.sin(s / 37))}],
+  });
+  window.small = openrftPlot.lineChart(document.getElementById("small"), {
+    title: "KL to the base model", xLabel: "step", yLabel: "nats per token",
+    series: [{name: "kl", x: [1, 2, 3, 4], y: [0, 2e-5, 5e-5, 6.5e-5]}],
+  });
+  window.many = openrftPlot.lineChart(document.getElementById("many"), {
+    title: "Ten series", xLabel: "step", yLabel: "share",
+    series: Array.from({length: 10},
+      (_, k) => ({name: `signal ${k + 1}`, x: [1, 2, 3], y: [k / 10, (k + 1) / 10, k / 12]})),
   });
   const values = Array.from({length: 200}, (_, i) => ((i * 7919) % 200) / 200 * ((i * 31) % 3 === 0 ? 0.5 : 1));
   window.hist = openrftPlot.histogram(document.getElementById("hist"),
@@ -189,6 +199,17 @@ def test_ten_thousand_points_draw_as_min_max_columns(plot_page: tuple[Any, Path]
     page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2)
     assert "step" in page.locator("#big .oplot-tooltip").inner_text()
     page.screenshot(path=str(shots / "big.png"), full_page=True)
+
+
+def test_small_values_and_many_series_stay_readable(plot_page: tuple[Any, Path]) -> None:
+    page, shots = plot_page
+    labels = page.evaluate("window.small.state().yRange")
+    assert labels[0] < 0 < labels[1]
+    # series past the palette's eight colours are dashed
+    dashed = page.locator("#many .oplot-legend-item .oplot-swatch.dashed").count()
+    assert dashed == 2
+    page.locator("#small").screenshot(path=str(shots / "small-values.png"))
+    page.locator("#many").screenshot(path=str(shots / "many-series.png"))
 
 
 def test_histogram_bins_and_hover(plot_page: tuple[Any, Path]) -> None:

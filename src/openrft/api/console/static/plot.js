@@ -54,7 +54,7 @@ const openrftPlot = (() => {
   }
 
   function tickLabel(t, step) {
-    if (Math.abs(t) >= 1e5 || (step < 1e-3 && t !== 0)) return t.toExponential(1);
+    if (Math.abs(t) >= 1e5 || step < 1e-3) return t === 0 ? "0" : t.toExponential(1);
     const decimals = Math.max(0, Math.min(6, -Math.floor(Math.log10(step) + 1e-9)));
     return t.toFixed(decimals);
   }
@@ -190,7 +190,9 @@ const openrftPlot = (() => {
     function normalise(list) {
       return (list || []).map((s, i) => {
         const x = Array.from(s.x || [], Number), y = Array.from(s.y || [], (v) => (v === null || v === undefined ? null : Number(v)));
-        return { name: s.name || `series ${i + 1}`, x, y, dashed: !!s.dashed, color: s.color || PALETTE[i % PALETTE.length] };
+        // past the palette's eight colours, a repeated colour is drawn dashed, so no two series look alike
+        const dashed = s.dashed === undefined ? i >= PALETTE.length : !!s.dashed;
+        return { name: s.name || `series ${i + 1}`, x, y, dashed, color: s.color || PALETTE[i % PALETTE.length] };
       });
     }
 
@@ -321,8 +323,8 @@ const openrftPlot = (() => {
         if (m.x < x0 || m.x > x1) continue;
         // A shaded band with a thin line: unlike any series (no dashes), so it is not read as data.
         const px = Math.round(box.xToPx(m.x)) + 0.5, color = MARKER_COLORS[m.kind] || MARKER_COLORS.warn;
-        ctx.fillStyle = color + "2e";
-        ctx.fillRect(px - 4, top, 8, bottom - top);
+        ctx.fillStyle = color + "26";
+        ctx.fillRect(px - 3, top, 6, bottom - top);
         ctx.strokeStyle = color; ctx.lineWidth = 1;
         ctx.beginPath(); ctx.moveTo(px, top); ctx.lineTo(px, bottom); ctx.stroke();
       }
