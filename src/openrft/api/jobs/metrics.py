@@ -143,12 +143,17 @@ def _check_after_step(after_step: int | None) -> None:
 
 
 def _cut(job_id: str, after_step: int | None) -> Any:
-    """The seq after which events are new to a poller that has seen steps <= after_step (None: all are)."""
+    """The seq after which events are new to a poller that has seen steps <= after_step (None: all are).
+
+    Read newest first and stopped at the first match, so a live poll looks at a row or two, not every step."""
     if not after_step:
         return None
     e = schema.job_events.c
-    last_seen = sa.select(sa.func.max(e.seq)).where(
-        e.job_id == job_id, e.type == "metrics", e.data["step"].as_integer() <= after_step
+    last_seen = (
+        sa.select(e.seq)
+        .where(e.job_id == job_id, e.type == "metrics", e.data["step"].as_integer() <= after_step)
+        .order_by(e.seq.desc())
+        .limit(1)
     )
     return sa.func.coalesce(last_seen.scalar_subquery(), 0)
 
@@ -169,11 +174,14 @@ def _names(conn: sa.Connection, job_id: str, audit_seqs: list[int]) -> dict[str,
     names, writes one). A name seen only in between those is missed."""
     e = schema.job_events.c
     metrics = sa.and_(e.job_id == job_id, e.type == "metrics")
-    picks = [
+    evaluated = e.data[("scores", "valid_reward_mean")].as_float().is_not(None)
+    last_evaluated = sa.select(e.seq).where(metrics, evaluated).order_by(e.seq.desc()).limit(1)  # stops early
+    picks: list[sa.Select[Any]] = [
         sa.select(sa.func.min(e.seq)).where(metrics),
         sa.select(sa.func.max(e.seq)).where(metrics),
-        sa.select(sa.func.max(e.seq)).where(metrics, e.data[("scores", "valid_reward_mean")].as_float().is_not(None)),
-    ] + [sa.select(sa.func.min(e.seq)).where(metrics, e.seq > seq) for seq in audit_seqs[-50:]]
+        sa.select(last_evaluated.scalar_subquery()),
+    ]
+    picks += [sa.select(sa.func.min(e.seq)).where(metrics, e.seq > seq) for seq in audit_seqs[-50:]]
     seqs = sa.union(*picks).subquery()
     found: dict[str, Path] = {}
     for data in conn.execute(sa.select(e.data).where(e.seq.in_(sa.select(seqs.c[0])))).scalars():
