@@ -34,11 +34,11 @@ def test_base_and_fine_tuned_answer_side_by_side_streamed(console: Console) -> N
     console.shot("empty")
 
     page.get_by_label("System message").fill("You are terse.")  # type: ignore[attr-defined]
-    page.get_by_label("Prompt").fill("say hello")  # type: ignore[attr-defined]
+    page.get_by_label("Prompt (Ctrl+Enter sends)").fill("say hello")  # type: ignore[attr-defined]
     page.get_by_label("Temperature").fill("0")  # type: ignore[attr-defined]
     page.get_by_label("Max tokens").fill("24")  # type: ignore[attr-defined]
     page.evaluate(COUNT_UPDATES)  # type: ignore[attr-defined]
-    page.get_by_role("button", name="Send to both").click()  # type: ignore[attr-defined]
+    page.get_by_label("Prompt (Ctrl+Enter sends)").press("Control+Enter")  # type: ignore[attr-defined]
     for side in ("left", "right"):
         page.locator(f"#answer-{side}[data-done='true']").wait_for(timeout=60_000)  # type: ignore[attr-defined]
 

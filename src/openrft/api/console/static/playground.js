@@ -43,6 +43,7 @@
     const started = performance.now();
     let first = null, text = "", finish = null, usage = null;
     s.box.classList.add("streaming");
+    s.box.setAttribute("aria-busy", "true");  // screen readers read the answer once, when it is complete
     s.out.textContent = "";
     s.meta.textContent = "Waiting for the first token…";
     try {
@@ -85,6 +86,7 @@
       s.meta.append(openrft.el("span", { class: "error", text: `Error: ${e.message}` }));
     } finally {
       s.box.classList.remove("streaming");
+      s.box.setAttribute("aria-busy", "false");
     }
   }
 
@@ -107,4 +109,7 @@
     send.disabled = false; stop.disabled = true;
   });
   stop.addEventListener("click", () => controller && controller.abort());
+  form.elements.prompt.addEventListener("keydown", (ev) => {  // Ctrl+Enter (or Cmd+Enter) sends
+    if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey) && !send.disabled) { ev.preventDefault(); form.requestSubmit(); }
+  });
 })();
