@@ -4,37 +4,14 @@ file, through httpx against a real server with its embedded eval runner."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
-import pytest
 
-from openrft.api import server
-from openrft.api.openapi import openai_errors
-from openrft.api.preflight.router import router as preflight_router
 from tests.api.test_lambda_api import needs_sandbox
 from tests.e2e.conftest import TINY_BASE, Flow, Project, flow, rows_jsonl, tiny_base_dir  # noqa: F401
 
 pytestmark = needs_sandbox
-
-
-def with_preflight(create_app: Callable[..., Any]) -> Callable[..., Any]:
-    """create_app, plus /v1/preflights where app.py does not register it yet."""
-
-    def build(*args: Any, **kwargs: Any) -> Any:
-        app = create_app(*args, **kwargs)
-        if not any(getattr(r, "path", "").startswith("/v1/preflights") for r in app.routes):
-            app.include_router(preflight_router, prefix="/v1", responses=openai_errors())
-        return app
-
-    return build
-
-
-@pytest.fixture(autouse=True)
-def preflight_routes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(server, "create_app", with_preflight(server.create_app))
-    yield
 
 
 def http(flow: Flow, project: Project) -> httpx.Client:  # noqa: F811

@@ -285,6 +285,7 @@ def test_every_bad_input_is_a_400_naming_the_field(api: Api, job_id: str, run: R
         ("/reviews/ratings", {"job_id": job_id, "run_id": run.run_id}, "run_id"),
         ("/reviews/queue", {}, "job_id"),
         ("/reviews/queue", {"job_id": job_id, "step": 0}, "step"),
+        ("/reviews/queue", {"job_id": job_id, "step": 10**20}, "step"),
         ("/reviews/queue", {"run_id": run.run_id, "step": 1}, "step"),
         ("/reviews/queue", {"job_id": job_id, "limit": 101}, "limit"),
         ("/reviews/agreement", {}, "job_id"),

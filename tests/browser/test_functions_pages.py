@@ -5,21 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from openrft.api import server
-from tests.api.test_preflight import with_preflight
 from tests.browser.conftest import Console
 from tests.e2e.conftest import TINY_BASE, rows_jsonl
-
-
-@pytest.fixture(autouse=True)
-def preflight_routes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(server, "create_app", with_preflight(server.create_app))
-    yield
 
 
 def test_list_code_invoke_and_preflight(console: Console) -> None:

@@ -21,7 +21,7 @@ router = APIRouter(prefix="/reviews", tags=["reviews"])
 
 JOB = Query(default=None, description="A fine-tuning job: its training samples' completions.")
 RUN = Query(default=None, description="An eval run: its output items.")
-STEP = Query(default=None, ge=1, description="A training step of job_id.")
+STEP = Query(default=None, ge=1, le=2**31 - 1, description="A training step of job_id.")
 
 
 @router.post("/ratings", response_model=Rating, responses=openai_errors(404), openapi_extra=json_body(RatingCreate))
