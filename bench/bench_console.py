@@ -167,7 +167,8 @@ PAINT_JS = """mark => {
   const paint = Object.fromEntries(performance.getEntriesByType('paint').map(e => [e.name, e.startTime]));
   const nav = performance.getEntriesByType('navigation')[0];
   const done = performance.getEntriesByName(mark)[0];
-  const api = performance.getEntriesByType('resource').filter(e => /\/v1\/fine_tuning\/jobs\/[^/]+\/(metrics|samples)/.test(e.name));
+  const api = performance.getEntriesByType('resource')
+    .filter(e => /\/v1\/fine_tuning\/jobs\/[^/]+\/(metrics|samples)/.test(e.name));
   return {first_paint: paint['first-paint'], first_contentful_paint: paint['first-contentful-paint'],
           html_received: nav.responseEnd, dom_content_loaded: nav.domContentLoadedEventEnd,
           data_received: api.length ? api[api.length - 1].responseEnd : null, data_drawn: done ? done.startTime : null};
@@ -236,7 +237,7 @@ def main() -> None:
           f"completions ({args.groups} per step, last {args.sample_steps} steps) in {seed_s:.1f} s")  # fmt: skip
     print(f"GET /metrics (all {args.steps} steps): {metrics_ms:.0f} ms, {metrics_bytes / 1e6:.1f} MB; "
           f"GET /samples?step=N&limit=100: {samples_ms:.0f} ms")  # fmt: skip
-    print(f"{'page':<28}{'HTML':>8}{'first paint':>13}{'FCP':>8}{'DOM ready':>11}{'data in':>9}{'drawn':>8}  (ms, medians)")
+    print(f"{'page':<28}{'HTML':>8}{'first paint':>13}{'FCP':>8}{'DOM ready':>11}{'data in':>9}{'drawn':>8}  (ms)")
     for name, r in (("/jobs/{id}", job_page), ("/jobs/{id}/samples?step=N", samples_page)):
         print(f"{name:<28}{r['html_received']:>8.0f}{r['first_paint']:>13.0f}{r['first_contentful_paint']:>8.0f}"
               f"{r['dom_content_loaded']:>11.0f}{r['data_received']:>9.0f}{r['data_drawn']:>8.0f}")  # fmt: skip

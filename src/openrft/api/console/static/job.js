@@ -256,8 +256,9 @@
   renderHeader();
   const stop = openrft.poll(async () => {
     const wasTerminal = TERMINAL.has(job.status);
-    try { job = await openrft.api(jobPath); } catch (err) { if (err.status === 404) { stop(); return; } throw err; }
-    await refreshMetrics();
+    const [fresh] = await Promise.all([openrft.api(jobPath).catch((err) => err), refreshMetrics()]);
+    if (fresh instanceof Error) { if (fresh.status === 404) { stop(); return; } throw fresh; }
+    job = fresh;
     renderHeader();
     renderHyperparameters();
     await refreshEvents();
