@@ -77,6 +77,7 @@ def test_checkpoints_table_and_compare_with_the_base_model(console: Console) -> 
     console.shot("earlier-comparisons")
 
 
-def test_another_projects_job_is_not_found(console: Console) -> None:
-    console.goto("/jobs/ftjob-nope/checkpoints")
+def test_an_unknown_job_is_the_not_found_page(console: Console) -> None:
+    console.goto("/jobs/ftjob-nope/checkpoints")  # another project's job reads the same (jobs service get_row)
     assert "Not found" in console.page.inner_text("main")  # type: ignore[attr-defined]
+    console.shot("not-found")
