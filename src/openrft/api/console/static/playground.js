@@ -49,7 +49,10 @@
     try {
       const response = await fetch("/v1/chat/completions", {
         method: "POST", signal, credentials: "same-origin",
-        headers: { "Content-Type": "application/json", Accept: "text/event-stream", "X-CSRF-Token": openrft.csrf() },
+        headers: {
+          "Content-Type": "application/json", Accept: "text/event-stream",
+          "X-CSRF-Token": openrft.csrf(), "OpenAI-Project": openrft.project(),
+        },
         body: JSON.stringify({ ...body, model: s.select.value }),
       });
       if (response.status === 401) { await openrft.api("/v1/models"); return; }  // api() sends us to sign-in
