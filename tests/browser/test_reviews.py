@@ -87,6 +87,18 @@ def test_rate_three_samples_and_see_the_agreement_change(console: Console) -> No
     page.wait_for_function("() => document.querySelector('#rated-count').textContent === '3'")
     assert page.locator("li.completion.rated-good, li.completion.rated-bad").count() == 3
 
+    # An eval run's items: the job's validation run of its last evaluation step.
+    console.goto("/reviews")
+    run_id = page.locator("#pick-run option", has_text="step 4 ").first.get_attribute("value")
+    page.get_by_label("An eval run").select_option(run_id)
+    page.get_by_role("button", name="Review this run").click()
+    page.wait_for_url(re.compile(r"/reviews\?run_id=evalrun_"))
+    page.locator("li.completion").first.get_by_role("button", name="Good").click()
+    page.wait_for_function("() => document.querySelector('.figure .figure-note')?.textContent.includes('of 1 rated')")
+    assert "Per testing criterion" in page.locator("#agreement-figures").inner_text()
+    page.evaluate("() => window.scrollTo(0, 0)")
+    console.shot("run")
+
 
 def test_another_projects_job_is_refused(console: Console) -> None:
     flow = console.flow

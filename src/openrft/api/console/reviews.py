@@ -45,7 +45,7 @@ def _run_choices(ctx: AppContext, session: Session, base_url: str) -> list[dict[
     for ev in evals:
         runs = eval_runs.list_runs(ctx, session.principal, ev["id"], after=None, limit=RUNS_PER_EVAL, order="desc",
                                    status="completed", base_url=base_url)["data"]  # fmt: skip
-        choices.extend({"id": r["id"], "label": f"{ev['name']} · {r['name']}", "total": r["result_counts"]["total"]}
+        choices.extend({"id": r["id"], "label": f"{r['name']} · {ev['name']}", "total": r["result_counts"]["total"]}
                        for r in runs)  # fmt: skip
     return choices
 

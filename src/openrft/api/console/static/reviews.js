@@ -90,7 +90,7 @@
       el("td", { class: "num", text: `${fmt(c.cohen_kappa, 2)} (${kappaWords(c.cohen_kappa)})` })));
     const box = el("div", { class: "components" }, el("h3", { text: scope.job_id ? "Per grader component" : "Per testing criterion" }));
     if (rows.length) {
-      box.append(el("table", {}, el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "component" }),
+      box.append(el("table", {}, el("thead", {}, el("tr", {}, el("th", { scope: "col", text: scope.job_id ? "component" : "criterion" }),
         el("th", { scope: "col", class: "num", text: "rated" }), el("th", { scope: "col", class: "num", text: "agreement" }),
         el("th", { scope: "col", class: "num", text: "Cohen's kappa" }))), el("tbody", {}, ...rows)));
     }
