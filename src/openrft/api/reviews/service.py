@@ -378,6 +378,23 @@ def _rated_item(rating: Any, view: dict[str, Any] | None, threshold: float | Non
     return Rated(rating.id, rating.rating == "good", view["reward"]["score"], overall, scores, verdicts)
 
 
+def _report_item(row: Any, view: dict[str, Any] | None, judged: Rated) -> dict[str, Any]:
+    """One rating of the report: what was rated, the expert's verdict and the reward's, side by side."""
+    view = view or {"prompt": None, "completion": None}
+    return {
+        "rating": ratings.rating_object(row),
+        "prompt": view["prompt"],
+        "completion": view["completion"],
+        "reward": judged.reward,
+        "reward_verdict": None if judged.reward_good is None else ("good" if judged.reward_good else "bad"),
+        "components": [
+            {"name": name, "value": judged.components.get(name), "verdict": "good" if good else "bad"}
+            for name, good in sorted(judged.component_good.items())
+        ],
+        "agrees": None if judged.reward_good is None else judged.reward_good == judged.expert_good,
+    }
+
+
 def agreement_report(
     ctx: AppContext,
     principal: Principal,
@@ -414,28 +431,10 @@ def agreement_report(
         rated = [_rated_item(r, views.get(r.id), threshold) for r in rows]
     figures = agreement.report(rated)
     by_id = {r.id: r for r in rows}
-    items = []
-    for judged in agreement.disagreements_first(rated):
-        row = by_id[judged.rating_id]
-        view = views.get(row.id) or {"prompt": None, "completion": None, "reward": None}
-        items.append(
-            {
-                "rating": ratings.rating_object(row),
-                "prompt": view["prompt"],
-                "completion": view["completion"],
-                "reward": judged.reward,
-                "reward_verdict": None if judged.reward_good is None else ("good" if judged.reward_good else "bad"),
-                "components": [
-                    {
-                        "name": name,
-                        "value": judged.components.get(name),
-                        "verdict": "good" if good else "bad",
-                    }
-                    for name, good in sorted(judged.component_good.items())
-                ],
-                "agrees": None if judged.reward_good is None else judged.reward_good == judged.expert_good,
-            }
-        )
+    items = [
+        _report_item(by_id[judged.rating_id], views.get(judged.rating_id), judged)
+        for judged in agreement.disagreements_first(rated)
+    ]
     return {
         "object": "review.agreement",
         **scope,
