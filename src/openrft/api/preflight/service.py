@@ -9,6 +9,9 @@ eval and its run stay readable under /v1/evals like any other. Reading a preflig
 items back by prompt and summarizes their scores (openrft.reviews.preflight): the distribution and the
 share of prompts whose samples all scored the same (no learning signal for GRPO). Errors of the eval
 services are re-rooted at this body's fields (`function`, `model`, `training_file`).
+
+Simplifications, stated: a line's `tools` are not offered to the model (the preflight samples plain chat
+turns), and a line ending with an assistant turn is sampled from the turns before it.
 """
 
 from __future__ import annotations
