@@ -46,7 +46,10 @@
     try {
       response = await fetch(`/2015-03-31/functions/${encodeURIComponent(name)}/invocations?Qualifier=${encodeURIComponent(qualifier)}`, {
         method: "POST", credentials: "same-origin", body,
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf(), "X-Amz-Log-Type": "Tail" },
+        headers: {
+          "Content-Type": "application/json", "X-CSRF-Token": csrf(), "X-Amz-Log-Type": "Tail",
+          ...(openrft.project() ? { "OpenAI-Project": openrft.project() } : {}),  // the page's project
+        },
       });
       text = await response.text();
     } catch (err) {
