@@ -85,3 +85,19 @@ def test_another_projects_function_is_refused(console: Console) -> None:
     console.goto("/functions/has-word")
     assert "Not found" in console.page.inner_text("main")  # type: ignore[attr-defined]
     console.shot("refused")
+
+
+def test_the_admin_invokes_in_the_project_it_switched_to(console: Console) -> None:
+    flow = console.flow
+    project = flow.project("team")
+    deployed = flow.deploy_reward(project)
+    page: Any = console.page  # signed in with the admin key
+    console.goto("/functions")
+    assert "No reward functions" in page.inner_text("main")  # the admin's own project has none
+    page.get_by_label("Project").select_option(project.id)
+    page.get_by_role("button", name="Switch").click()
+    page.wait_for_url(re.compile(r"/functions$"))
+    page.get_by_role("link", name=deployed.name).click()
+    page.get_by_role("button", name="Invoke").click()
+    page.wait_for_selector("#invoke-result table.rewards")  # the Lambda route found the function in that project
+    console.shot("admin-invoked")
