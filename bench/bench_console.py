@@ -187,6 +187,16 @@ def measure(context: Any, url: str, mark: str, runs: int) -> dict[str, float]:
     return {k: statistics.median(r[k] for r in results) for k in results[0]}
 
 
+def shoot(context: Any, folder: Path, pages: dict[str, str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, url in pages.items():
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_function("() => performance.getEntriesByType('mark').length > 0", timeout=120_000)
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=name == "job")
+        page.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=10_000)
@@ -195,6 +205,7 @@ def main() -> None:
     parser.add_argument("--completions", type=int, default=4, help="completions per group (G)")
     parser.add_argument("--sample-steps", type=int, default=100, help="the last N steps have samples")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--shots", type=Path, default=None, help="save a screenshot of each page into this folder")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -229,6 +240,12 @@ def main() -> None:
                 samples_page = measure(
                     context, f"{base}/jobs/{job_id}/samples?step={sample_step}", "openrft:samples-shown", args.runs
                 )
+                if args.shots:
+                    shoot(
+                        context,
+                        args.shots,
+                        {"job": f"{base}/jobs/{job_id}", "samples": f"{base}/jobs/{job_id}/samples"},
+                    )
                 browser.close()
         finally:
             server.stop(timeout_s=10)

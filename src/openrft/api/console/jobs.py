@@ -71,13 +71,14 @@ def job_page(
 def samples_page(
     job_id: str,
     request: Request,
-    step: int | None = Query(default=None),
+    step: str | None = Query(default=None),  # text: a hand-typed ?step=abc shows the newest step, not an error
     session: Session = Depends(signed_in),
     ctx: AppContext = Depends(get_ctx),
 ) -> HTMLResponse:
     job = service.get_job(ctx, session.principal, job_id)
     steps = service.list_sample_steps(ctx, session.principal, job_id)
-    chosen = step if step in steps else (steps[-1] if steps else None)
+    asked = int(step) if step is not None and step.strip().isdigit() else None
+    chosen = asked if asked in steps else (steps[-1] if steps else None)
     return render(
         request,
         "samples.html",
@@ -86,5 +87,5 @@ def samples_page(
         job=job,
         steps=steps,
         step=chosen,
-        asked=step,
+        asked=asked,
     )

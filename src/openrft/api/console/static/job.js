@@ -76,8 +76,13 @@
     return out;
   }
 
+  // Few warnings: each flag names its signal; many (they would overlap): each flag is its number in the list.
+  const MANY_WARNINGS = 6;
   function markers() {
-    return data.warnings.map((w) => ({ x: w.step, label: w.signal.replace(/_/g, " "), kind: "warn", onClick: () => openEvidence(w) }));
+    const many = data.warnings.length > MANY_WARNINGS;
+    return data.warnings.map((w, i) => ({
+      x: w.step, label: many ? `#${i + 1}` : w.signal.replace(/_/g, " "), kind: "warn", onClick: () => openEvidence(w),
+    }));
   }
 
   function drawCharts() {
@@ -88,7 +93,8 @@
       let entry = charts.get(def.id);
       if (!entry && (series.length || def.always)) {
         const box = e("div", { class: "card", id: `chart-${def.id}`, "data-points": "0" });
-        curves.append(box);
+        const later = CHARTS.slice(CHARTS.indexOf(def) + 1).map((d) => charts.get(d.id)).find(Boolean);
+        if (later) later.box.before(box); else curves.append(box);  // the order of CHARTS, whenever each appears
         const chart = openrftPlot.lineChart(box, { title: def.title, xLabel: "step", yLabel: def.yLabel, height: 220, series, markers: flags });
         entry = { chart, box };
         charts.set(def.id, entry);
@@ -131,11 +137,14 @@
     $("warnings-count").textContent = String(data.warnings.length);
     $("warnings-count").className = data.warnings.length ? "badge warn" : "badge";
     $("warnings-empty").hidden = data.warnings.length > 0;
-    const items = data.warnings.slice().reverse().map((w) => e("li", { "data-step": String(w.step) },
-      e("div", { class: "warn-head" }, e("strong", { text: `Step ${w.step}` }), e("span", { class: "badge warn", text: w.signal.replace(/_/g, " ") })),
-      e("p", { class: "warn-msg", text: w.message }),
-      e("button", { type: "button", class: "secondary", onclick: () => openEvidence(w), text: "Open the evidence" })));
-    $("warnings-list").replaceChildren(...items);
+    $("warnings-box").hidden = data.warnings.length === 0;
+    const rows = data.warnings.map((w, i) => e("tr", { "data-step": String(w.step) },
+      e("td", { class: "num", text: `#${i + 1}` }), e("td", { class: "num", text: String(w.step) }),
+      e("td", {}, e("span", { class: "badge warn", text: w.signal.replace(/_/g, " ") })),
+      e("td", { text: w.message }),
+      e("td", {}, e("button", { type: "button", class: "secondary", onclick: () => openEvidence(w), text: "Evidence",
+        "aria-label": `Evidence of warning #${i + 1} (step ${w.step})` }))));
+    $("warnings-table").querySelector("tbody").replaceChildren(...rows.reverse());  // newest first
   }
 
   // -- audit trail -----------------------------------------------------------------------------------
@@ -227,17 +236,27 @@
   let events = [];  // newest first
   const showMetrics = $("events-metrics");
   function renderEvents() {
-    const shown = events.filter((ev) => showMetrics.checked || ev.type !== "metrics").slice(0, 300);
+    const shown = events.filter((ev) => showMetrics.checked || ev.type !== "metrics");
     $("events-table").querySelector("tbody").replaceChildren(...shown.map((ev) => e("tr", { class: `level-${ev.level}` },
       e("td", { text: openrft.when(ev.created_at) }), e("td", {}, e("span", { class: `badge ${ev.level === "info" ? "" : ev.level === "warn" ? "warn" : "failed"}`, text: ev.level })),
       e("td", { text: ev.message }))));
   }
   showMetrics.addEventListener("change", renderEvents);
+  let olderLeft = true;  // the API pages events newest first; `after` = the oldest already shown
+  $("events-older").addEventListener("click", async () => {
+    if (!events.length) return;
+    const page = await openrft.api(`${jobPath}/events?limit=500&after=${encodeURIComponent(events[events.length - 1].id)}`);
+    events = events.concat(page.data);
+    olderLeft = page.has_more;
+    $("events-older").disabled = !olderLeft;
+    $("events-older").textContent = olderLeft ? "Show older events" : "No older events";
+    renderEvents();
+  });
   async function refreshEvents() {
     const page = await openrft.api(`${jobPath}/events?limit=100`);
     const seen = new Set(events.map((ev) => ev.id));
     const fresh = page.data.filter((ev) => !seen.has(ev.id));
-    if (fresh.length) { events = fresh.concat(events).slice(0, 1000); renderEvents(); }
+    if (fresh.length) { events = fresh.concat(events); renderEvents(); }
   }
 
   // -- polling ---------------------------------------------------------------------------------------

@@ -82,7 +82,12 @@
     const total = groups.reduce((n, g) => n + g.completions.length, 0);
     $("samples-status").textContent = `Step ${step}: ${groups.length} prompts, ${total} completions` +
       (shownCompletions !== total ? `; ${shownCompletions} completions in ${shownGroups} prompts match the reward range.` : ".");
-    if (location.hash) { const target = document.getElementById(location.hash.slice(1)); if (target) { target.classList.add("highlight"); target.scrollIntoView(); } }
+    const target = location.hash ? document.getElementById(location.hash.slice(1)) : null;
+    if (target) {
+      target.classList.add("highlight");
+      target.querySelector(".group-head").append(e("span", { class: "badge warn", text: "the sample the link pointed to" }));
+      target.scrollIntoView();
+    }
   }
 
   function drawHistogram() {
