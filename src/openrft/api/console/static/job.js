@@ -256,6 +256,7 @@
     const page = await openrft.api(`${jobPath}/events?limit=100`);
     const seen = new Set(events.map((ev) => ev.id));
     const fresh = page.data.filter((ev) => !seen.has(ev.id));
+    if (!events.length && !page.has_more) $("events-older").hidden = true;  // all of them are shown already
     if (fresh.length) { events = fresh.concat(events); renderEvents(); }
   }
 
