@@ -88,8 +88,15 @@ def seed_objects(server: LiveServer, tiny: TinyModels) -> dict[str, str]:
         f"{server.v1}/organization/projects/{project['id']}/service_accounts", json={"name": "ci"}, headers=admin
     ).json()
     evals = seed_eval(server)
+    preflight = httpx.post(
+        f"{server.v1}/preflights",
+        json={"function": "reward:live", "training_file": file_id, "model": tiny.base},
+        headers=admin,
+    )
+    preflight.raise_for_status()  # stays queued: this server has no worker
     return {
         **evals,
+        "preflight_id": preflight.json()["id"],
         "file_id": file_id,
         "job_id": job.id,
         "model_id": tiny.fine_tuned,

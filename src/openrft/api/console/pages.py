@@ -107,7 +107,11 @@ def render(
     request: Request, template: str, session: Session | None, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
     """A page: the template with the signed-in principal, the CSRF token its scripts send, and the path."""
-    values = {"session": session, "principal": session.principal if session else None, "path": request.url.path}
+    values: dict[str, Any] = {
+        "session": session,
+        "principal": session.principal if session else None,
+        "path": request.url.path,
+    }
     if session is not None and session.principal.is_admin:
         values["projects"] = live_projects(request.app.state.ctx)  # the header's project switcher
     return templates.TemplateResponse(request, template, values | context, status_code=status_code)
