@@ -83,7 +83,8 @@ def test_the_quickstart_prints_a_console_url_that_shows_its_job(
     read_until(process, lines, re.compile(r"The console stays up at"), 600)  # trained, compared
     model = re.search(r"Fine-tuned model: (ft:tiny:\S+)", "".join(lines))
     assert model, "".join(lines)
-    page.goto(f"{base_url}/playground?model={model.group(1)}")  # type: ignore[attr-defined]
+    page.goto(base_url + job_path)  # type: ignore[attr-defined]
+    page.get_by_role("link", name="Playground: base vs fine-tuned").click()  # type: ignore[attr-defined]
     assert page.get_by_label("Left model").input_value() == "tiny"  # type: ignore[attr-defined]
     assert page.get_by_label("Right model").input_value() == model.group(1)  # type: ignore[attr-defined]
     page.get_by_label("Prompt (Ctrl+Enter sends)").fill("My parcel never arrived.")  # type: ignore[attr-defined]

@@ -196,11 +196,16 @@ def model_groups(ids: list[str]) -> list[tuple[str, list[str]]]:
 def playground_page(
     request: Request,
     model: str | None = None,
+    job: str | None = None,
     session: Session = Depends(signed_in),
     ctx: AppContext = Depends(get_ctx),
 ) -> HTMLResponse:
     listed = models_service.list_models(ctx, session.principal.project_id).data
     ids = [m.id for m in sorted(listed, key=lambda m: m.created, reverse=True)]
+    if job and model is None:  # from a job's page: its final model, else (while it trains) its newest checkpoint
+        model = next((m for m in ids if m.endswith(":" + job)), None) or next(
+            (m for m in ids if f":{job}:" in m and CHECKPOINT_MARK in m), None
+        )
     unknown = model is not None and model not in ids
     # newest first: a job's final model, else (while it trains) its newest checkpoint, else another base model
     tuned = [m for m in ids if m.startswith("ft:") and CHECKPOINT_MARK not in m]

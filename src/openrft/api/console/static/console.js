@@ -53,7 +53,7 @@ const openrft = (() => {
       dialog.className = "confirm";
       dialog.setAttribute("aria-labelledby", "confirm-question");
       dialog.innerHTML = `<p id="confirm-question"></p><form method="dialog" class="row">
-        <button value="cancel" class="secondary">Cancel</button><button value="ok" class="danger"></button></form>`;
+        <button value="cancel" class="secondary">Back</button><button value="ok" class="danger"></button></form>`;
       dialog.querySelector("p").textContent = question;
       dialog.querySelector('button[value="ok"]').textContent = confirmLabel;
       dialog.addEventListener("close", () => { resolve(dialog.returnValue === "ok"); dialog.remove(); });
