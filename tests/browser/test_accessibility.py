@@ -66,6 +66,13 @@ def test_every_page_names_its_controls_and_tabs_through_them(console: Console) -
             reached.append(page.evaluate("() => document.activeElement?.tagName"))
         assert {"A", "BUTTON", "INPUT", "SELECT"} & set(reached), (path, reached)
     page.context.clear_cookies()
+    console.sign_in(flow.admin_key)
+    page.wait_for_url(re.compile(r"/jobs$"))
+    for path in ("/jobs", "/admin", f"/admin/projects/{project.id}"):  # with the admin's project switcher
+        console.goto(path)
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate(UNNAMED) == [], path
+    page.context.clear_cookies()
     console.goto("/signin")
     assert page.evaluate(UNNAMED) == []
 

@@ -113,7 +113,7 @@ def render(
         "path": request.url.path,
     }
     if session is not None and session.principal.is_admin:
-        values["projects"] = live_projects(request.app.state.ctx)  # the header's project switcher
+        values["switch_projects"] = live_projects(request.app.state.ctx)  # the header's project switcher
     return templates.TemplateResponse(request, template, values | context, status_code=status_code)
 
 
