@@ -26,8 +26,10 @@ OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "browser"
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Chromium for one test module. Not for the session: Playwright's sync API keeps an asyncio loop running
+    in this thread while it is open, and later modules' asyncio.run() would then fail."""
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
