@@ -10,14 +10,8 @@ import openai
 import pytest
 
 from openrft.inference.registry import DEFAULT_BASE_MODEL
+from tests.api.test_jobs import GRADER
 
-GRADER = {
-    "type": "string_check",
-    "name": "exact",
-    "input": "{{sample.output_text}}",
-    "reference": "{{item.answer}}",
-    "operation": "eq",
-}
 ROWS = b"".join(
     json.dumps({"messages": [{"role": "user", "content": f"{i}+1?"}], "answer": str(i + 1)}).encode() + b"\n"
     for i in range(3)

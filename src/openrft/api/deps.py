@@ -28,6 +28,11 @@ CSRF_HEADER = "X-CSRF-Token"
 PROJECT_HEADER = "OpenAI-Project"
 
 
+def console_url(request: Request) -> str:
+    """The base URL the caller reached us on: the console's pages (a run's report_url) hang off it."""
+    return str(request.base_url).rstrip("/")
+
+
 def get_ctx(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx

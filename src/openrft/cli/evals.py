@@ -15,6 +15,7 @@ import typer
 
 from openrft.cli.common import JsonOption, api_errors, console, get_config, print_json, print_table, timestamp
 from openrft.evals.compare import changed_items, criteria_side_by_side, pass_rates
+from openrft.evals.compare import rate_text as rate
 
 evals_app = typer.Typer(help="Evals (OpenAI's Evals API): evals, runs, comparisons.", no_args_is_help=True)
 
@@ -22,13 +23,6 @@ MAX_CHANGED_SHOWN = 50
 
 
 # -- pure parts (the comparison itself is openrft.evals.compare) ---------------------------------------
-
-
-def rate(counts: tuple[int, int] | None) -> str:
-    if counts is None:
-        return "-"
-    passed, total = counts
-    return f"{passed / total:.1%} ({passed}/{total})" if total else "- (0/0)"
 
 
 # -- talking to the server ------------------------------------------------------------------------------

@@ -20,6 +20,14 @@ def criterion_name(criterion_id: str) -> str:
     return criterion_id[:-UUID_SUFFIX] if len(criterion_id) > UUID_SUFFIX else criterion_id
 
 
+def rate_text(counts: tuple[int, int] | None, none: str = "-") -> str:
+    """(passed, graded) -> '75.0% (3/4)'; `none` where nothing was graded."""
+    if counts is None:
+        return none
+    passed, total = counts
+    return f"{passed / total:.1%} ({passed}/{total})" if total else f"{none} (0/0)"
+
+
 def pass_rates(per_testing_criteria_results: Sequence[Mapping[str, Any]]) -> dict[str, tuple[int, int]]:
     """Criterion name -> (passed, graded) from a run's per_testing_criteria_results."""
     out: dict[str, tuple[int, int]] = {}

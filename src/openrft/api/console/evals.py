@@ -25,7 +25,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from openrft.api.console.pages import ConsoleRoute, render, signed_in
-from openrft.api.deps import get_ctx
+from openrft.api.deps import console_url, get_ctx
 from openrft.api.evals import runs, service
 from openrft.api.jobs import service as jobs_service
 from openrft.auth.keys import Principal
@@ -42,16 +42,9 @@ MAX_ITEMS = 2000  # items read for a comparison or a validation table
 MAX_STEPS = 60  # evaluation steps shown side by side (the latest ones)
 
 
-def base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
-
-
 def percent(counts: tuple[int, int] | None) -> str:
     """(passed, graded) -> '75.0% (3/4)', as the CLI prints it."""
-    if counts is None:
-        return NONE
-    passed, total = counts
-    return f"{passed / total:.1%} ({passed}/{total})" if total else f"{NONE} (0/0)"
+    return compare.rate_text(counts, NONE)
 
 
 def pretty(value: Any) -> str:
@@ -119,7 +112,7 @@ def evals_page(
     session: Session = Depends(signed_in),
     ctx: AppContext = Depends(get_ctx),
 ) -> HTMLResponse:
-    p, url = session.principal, base_url(request)
+    p, url = session.principal, console_url(request)
     listed = service.list_evals(ctx, p, after=after, limit=50, order="desc", order_by="created_at")
     rows = []
     for ev in listed["data"]:
@@ -149,7 +142,7 @@ def eval_page(
     request: Request, eval_id: str, session: Session = Depends(signed_in), ctx: AppContext = Depends(get_ctx)
 ) -> HTMLResponse:
     ev = service.get_eval(ctx, session.principal, eval_id)
-    run_list = all_runs(ctx, session.principal, eval_id, base_url(request))
+    run_list = all_runs(ctx, session.principal, eval_id, console_url(request))
     return render(
         request,
         "eval_detail.html",
@@ -171,7 +164,7 @@ def run_page(
     ctx: AppContext = Depends(get_ctx),
 ) -> HTMLResponse:
     ev = service.get_eval(ctx, session.principal, eval_id)
-    run = runs.get_run(ctx, session.principal, eval_id, run_id, base_url(request))
+    run = runs.get_run(ctx, session.principal, eval_id, run_id, console_url(request))
     names = criteria_names(ev)
     per = {str(r["testing_criteria"]): r for r in run["per_testing_criteria_results"]}
     criteria = [
@@ -212,7 +205,7 @@ def compare_page(
     session: Session = Depends(signed_in),
     ctx: AppContext = Depends(get_ctx),
 ) -> HTMLResponse:
-    p, url = session.principal, base_url(request)
+    p, url = session.principal, console_url(request)
     ev = service.get_eval(ctx, p, eval_id)
     run_list = all_runs(ctx, p, eval_id, url)
     context: dict[str, Any] = {"ev": ev, "runs": run_list, "a": a, "b": b, "report": None}
@@ -324,7 +317,7 @@ def validation_page(
     eval_id = job.get("eval_id")
     step_runs: list[tuple[int, dict[str, Any]]] = []
     if eval_id:
-        for run in all_runs(ctx, p, eval_id, base_url(request)):
+        for run in all_runs(ctx, p, eval_id, console_url(request)):
             step = step_of(run)
             if step is not None:
                 step_runs.append((step, run))

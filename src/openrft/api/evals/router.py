@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
-from openrft.api.deps import get_ctx, get_principal
+from openrft.api.deps import console_url, get_ctx, get_principal
 from openrft.api.evals import runs, service
 from openrft.api.evals.schemas import (
     Eval,
@@ -34,11 +34,6 @@ router = APIRouter(prefix="/evals", tags=["evals"])
 Order = Literal["asc", "desc"]
 RunStatus = Literal["queued", "in_progress", "completed", "canceled", "failed"]
 _RAW = Body(..., include_in_schema=False)  # validated by the service, described by json_body(...)
-
-
-def console_url(request: Request) -> str:
-    """The base URL the caller reached us on (the console's pages hang off it)."""
-    return str(request.base_url).rstrip("/")
 
 
 @router.post("", response_model=Eval, openapi_extra=json_body(EvalCreate))

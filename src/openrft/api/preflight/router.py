@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request
 
-from openrft.api.deps import get_ctx, get_principal
+from openrft.api.deps import console_url, get_ctx, get_principal
 from openrft.api.openapi import json_body, openai_errors
 from openrft.api.preflight import service
 from openrft.api.preflight.schemas import Preflight, PreflightCreate
@@ -17,10 +17,6 @@ from openrft.auth.keys import Principal
 from openrft.context import AppContext
 
 router = APIRouter(prefix="/preflights", tags=["reward functions"])
-
-
-def base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
 
 
 @router.post("", response_model=Preflight, responses=openai_errors(404), openapi_extra=json_body(PreflightCreate))
@@ -31,7 +27,7 @@ def create_preflight(
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
     """Queue the samples and their scoring (an eval run); poll GET /v1/preflights/{id} for the summary."""
-    return service.create(ctx, principal, payload, base_url(request))
+    return service.create(ctx, principal, payload, console_url(request))
 
 
 @router.get("/{preflight_id}", response_model=Preflight, responses=openai_errors(404))
@@ -41,4 +37,4 @@ def retrieve_preflight(
     principal: Principal = Depends(get_principal),
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
-    return service.get(ctx, principal, preflight_id, base_url(request))
+    return service.get(ctx, principal, preflight_id, console_url(request))
