@@ -161,3 +161,17 @@ def test_the_key_is_in_no_url_and_no_log_line(live_server: LiveServer, caplog: p
     assert all(ADMIN_KEY not in str(r.url) for r in [*final.history, final])
     assert ADMIN_KEY not in caplog.text
     assert ADMIN_KEY not in final.text  # the page shows the key id, never the secret
+
+
+def test_the_project_switcher_refuses_a_project_key_a_forged_token_and_a_gone_project(live_server: LiveServer) -> None:
+    _, secret = project_key(live_server)
+    http, csrf = signed_in(live_server, secret)
+    own = http.post("/project", data={"project_id": "proj_default", "csrf": csrf})
+    assert own.status_code == 403 and "Only the admin key" in own.text
+    admin, admin_csrf = signed_in(live_server)
+    assert admin.post("/project", data={"project_id": "proj_default", "csrf": "forged"}).status_code == 403
+    gone = admin.post("/project", data={"project_id": "proj_nope", "csrf": admin_csrf})
+    assert gone.status_code == 404 and "No such project" in gone.text
+    assert "openrft_project" not in admin.cookies
+    switched = admin.post("/project", data={"project_id": "proj_default", "csrf": admin_csrf, "next": "//evil"})
+    assert switched.status_code == 303 and switched.headers["location"] == "/jobs"
