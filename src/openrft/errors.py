@@ -77,6 +77,49 @@ class UnrecognizedClient(PermissionDenied):
     code = "UnrecognizedClientException"
 
 
+class AccessDenied(PermissionDenied):
+    """An IAM-style policy decision refused the action: the message names the action and the resource."""
+
+    code = "AccessDeniedException"
+
+
+class MissingScopes(OpenRFTError):
+    """A restricted key lacks a scope the operation needs (401 on OpenAI's surface, as OpenAI answers it)."""
+
+    code = None
+
+    def __init__(self, scopes: Sequence[str]):
+        self.scopes = list(scopes)
+        super().__init__(
+            "You have insufficient permissions for this operation. Missing scopes: "
+            + " ".join(self.scopes)
+            + ". Check that you have the correct role in your organization (Reader, Writer, Owner) and project "
+            "(Member, Owner), and if you're using a restricted API key, that it has the necessary scopes."
+        )
+
+
+class RateLimited(OpenRFTError):
+    """A key over its requests- or tokens-per-minute limit; `headers` are OpenAI's x-ratelimit-* and retry-after."""
+
+    code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, headers: Mapping[str, str]):
+        super().__init__(message)
+        self.headers = dict(headers)
+
+
+class MalformedPolicy(InvalidRequest):
+    """A policy document that is not JSON or breaks IAM's grammar; the message names the element at fault."""
+
+    code = "MalformedPolicyDocument"
+
+
+class ExpiredToken(AuthenticationFailed):
+    """Temporary credentials past their expiration (or revoked)."""
+
+    code = "ExpiredToken"
+
+
 class NotFound(OpenRFTError):
     """The resource does not exist (or is not the caller's to see)."""
 
@@ -89,10 +132,28 @@ class ResourceNotFound(NotFound):
     code = "ResourceNotFoundException"
 
 
+class NoSuchEntity(NotFound):
+    """An IAM role, policy or attachment that does not exist."""
+
+    code = "NoSuchEntity"
+
+
 class Conflict(OpenRFTError):
     """The resource's state does not allow this."""
 
     code = "conflict"
+
+
+class EntityAlreadyExists(Conflict):
+    """An IAM role or policy whose name is taken."""
+
+    code = "EntityAlreadyExists"
+
+
+class DeleteConflict(Conflict):
+    """An IAM entity that something still depends on (a role with policies, a policy attached)."""
+
+    code = "DeleteConflict"
 
 
 class ResourceConflict(Conflict):

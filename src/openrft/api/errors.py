@@ -43,6 +43,14 @@ WIRE: dict[type[e.OpenRFTError], Wire] = {
     e.AuthenticationFailed: Wire(401, _CLIENT, 401, "UnrecognizedClientException"),
     e.PermissionDenied: Wire(403, _CLIENT, 403, "AccessDeniedException"),
     e.InvalidSignature: Wire(403, _CLIENT, 403, "InvalidSignatureException"),
+    e.AccessDenied: Wire(403, _CLIENT, 403, "AccessDeniedException"),
+    e.MissingScopes: Wire(401, _CLIENT, 403, "AccessDeniedException"),
+    e.RateLimited: Wire(429, "requests", 429, "TooManyRequestsException"),
+    e.MalformedPolicy: Wire(400, _CLIENT, 400, "MalformedPolicyDocument"),
+    e.ExpiredToken: Wire(401, _CLIENT, 403, "ExpiredTokenException"),
+    e.NoSuchEntity: Wire(404, _CLIENT, 404, "NoSuchEntity"),
+    e.EntityAlreadyExists: Wire(409, _CLIENT, 409, "EntityAlreadyExists"),
+    e.DeleteConflict: Wire(409, _CLIENT, 409, "DeleteConflict"),
     e.UnrecognizedClient: Wire(403, _CLIENT, 403, "UnrecognizedClientException"),
     e.NotFound: Wire(404, _CLIENT, 404, _IPVE),
     e.ResourceNotFound: Wire(404, _CLIENT, 404, "ResourceNotFoundException"),
@@ -82,9 +90,11 @@ def aws_answer(status: int, error_type: str, message: str) -> Answer:
 def answer(exc: e.OpenRFTError, *, aws: bool) -> Answer:
     """What `exc` looks like on the wire: on the Lambda surface (`aws`) or on OpenAI's."""
     row = wire_of(exc)
+    extra = exc.headers if isinstance(exc, e.RateLimited) else {}  # x-ratelimit-*, retry-after
     if aws:
-        return aws_answer(row.aws_status, row.aws_type, exc.message)
-    return Answer(row.openai_status, openai_body(exc.message, row.openai_type, exc.param, exc.code), {})
+        reply = aws_answer(row.aws_status, row.aws_type, exc.message)
+        return Answer(reply.status, reply.body, {**reply.headers, **extra})
+    return Answer(row.openai_status, openai_body(exc.message, row.openai_type, exc.param, exc.code), extra)
 
 
 def is_aws_path(path: str) -> bool:

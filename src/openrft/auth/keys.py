@@ -16,11 +16,13 @@ import logging
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from openrft.errors import AuthenticationFailed, NotFound, PermissionDenied
+from openrft.functions.arn import account_id
 from openrft.ids import new_id, now_s, random_token
 from openrft.settings import Settings
 from openrft.store import schema
@@ -37,12 +39,39 @@ LAST_USED_RESOLUTION_S = 60
 
 @dataclass(frozen=True)
 class Principal:
-    """The caller of a request: every resource it touches belongs to `project_id`."""
+    """The caller of a request: every resource it touches belongs to `project_id`.
+
+    Two kinds: an API key (`key_id` = `key_...` or `admin`; its service account's policies apply) and an
+    assumed-role session (`key_id` = the temporary `ASIA...` access key id; the role's policies apply).
+    `scopes` is None for a key with permissions `all` (and for role sessions): every scope.
+    """
 
     key_id: str
     project_id: str
     is_admin: bool
     last_used_at: int | None = field(default=None, compare=False)  # as read when the key was looked up
+    service_account_id: str | None = None
+    role_arn: str | None = None  # set on an assumed-role session
+    session_name: str | None = None
+    scopes: frozenset[str] | None = None
+    allowed_models: tuple[str, ...] | None = None  # fnmatch patterns; None: any model
+    rpm_limit: int | None = None
+    tpm_limit: int | None = None
+    expires_at: int | None = None
+
+    @property
+    def account_id(self) -> str:
+        return account_id(self.project_id)
+
+    @property
+    def arn(self) -> str:
+        """The principal's ARN, as IAM names it in policies and in error messages."""
+        if self.role_arn is not None:
+            role_name = self.role_arn.rsplit("/", 1)[-1]
+            return f"arn:aws:sts::{self.account_id}:assumed-role/{role_name}/{self.session_name}"
+        if self.is_admin:
+            return f"arn:aws:iam::{self.account_id}:root"
+        return f"arn:aws:iam::{self.account_id}:user/{self.service_account_id or self.key_id}"
 
 
 def hash_secret(secret: str) -> str:
@@ -132,11 +161,29 @@ def authenticate_bearer(store: Store, secret: str) -> Principal:
         row = conn.execute(sa.select(schema.api_keys).where(schema.api_keys.c.secret_sha256 == digest)).first()
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.secret_sha256, digest):
         raise AuthenticationFailed(f"Incorrect API key provided: {redact(secret) if len(secret) > 12 else '***'}.")
-    principal = Principal(
-        key_id=row.id, project_id=row.project_id, is_admin=bool(row.is_admin), last_used_at=row.last_used_at
-    )
+    principal = principal_of(row)
     record_use(store, principal)
     return principal
+
+
+def principal_of(row: Any) -> Principal:
+    """The principal of a live `api_keys` row; an expired key is refused here, as OpenAI refuses it."""
+    if row.expires_at is not None and row.expires_at <= now_s():
+        raise AuthenticationFailed(f"The API key {row.id} expired; create a new one.", code="expired_api_key")
+    permissions = row.permissions or {}
+    scopes = permissions.get("scopes") if permissions.get("mode", "all") != "all" else None
+    return Principal(
+        key_id=row.id,
+        project_id=row.project_id,
+        is_admin=bool(row.is_admin),
+        last_used_at=row.last_used_at,
+        service_account_id=row.service_account_id,
+        scopes=frozenset(scopes) if scopes is not None else None,
+        allowed_models=tuple(row.allowed_models) if row.allowed_models is not None else None,
+        rpm_limit=row.rpm_limit,
+        tpm_limit=row.tpm_limit,
+        expires_at=row.expires_at,
+    )
 
 
 def record_use(store: Store, principal: Principal) -> None:
@@ -162,9 +209,7 @@ def secret_for_key_id(store: Store, cipher: KeyCipher, settings: Settings, key_i
         row = conn.execute(sa.select(schema.api_keys).where(schema.api_keys.c.id == key_id)).first()
     if row is None or row.revoked_at is not None:
         raise AuthenticationFailed("The security token included in the request is invalid.")
-    principal = Principal(
-        key_id=row.id, project_id=row.project_id, is_admin=bool(row.is_admin), last_used_at=row.last_used_at
-    )
+    principal = principal_of(row)
     if row.id == ADMIN_KEY_ID:
         if not settings.admin_key:
             raise AuthenticationFailed("The security token included in the request is invalid.")

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from openrft.ids import now_s
-from openrft.store import m001, m003, m004
+from openrft.store import m001, m003, m004, m005
 from openrft.store.db import write_transaction
 
 log = logging.getLogger(__name__)
@@ -46,11 +46,25 @@ def m004_console_sessions_and_ratings(conn: sa.Connection) -> None:
     m004.create(conn)
 
 
+def m005_access_control(conn: sa.Connection) -> None:
+    m005.create(conn)
+    for column in (
+        "permissions JSON",  # {"mode": all|read_only|restricted, "scopes": [...]}; NULL: all
+        "allowed_models JSON",  # model ids (fnmatch patterns) the key may call; NULL: any
+        "rpm_limit INTEGER",
+        "tpm_limit INTEGER",
+        "expires_at INTEGER",
+    ):
+        conn.execute(sa.text(f"ALTER TABLE api_keys ADD COLUMN {column}"))
+    conn.execute(sa.text("ALTER TABLE jobs ADD COLUMN identity JSON"))
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_function_role,
     m003_evals_and_samples,
     m004_console_sessions_and_ratings,
+    m005_access_control,
 ]
 
 
