@@ -25,6 +25,11 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    public_url: str | None = Field(
+        default=None,
+        description="This server's API as reward functions reach it (their AWS_ENDPOINT_URL, OPENAI_BASE_URL); "
+        "default http://<host>:<port>.",
+    )
 
     max_file_bytes: int = Field(default=512 * 1024 * 1024, description="Largest accepted upload.")
     lease_s: float = Field(default=30.0, description="How long a claimed job stays owned without a heartbeat.")
@@ -85,6 +90,11 @@ class Settings(BaseSettings):
     def egress(self) -> EgressPolicy:
         """The outbound-call policy these settings describe."""
         return EgressPolicy.from_settings(self)
+
+    @property
+    def api_url(self) -> str:
+        """Where this server's API listens, for callers inside the installation (sandboxed functions)."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def db_url(self) -> str:

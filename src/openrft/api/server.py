@@ -40,6 +40,7 @@ def start_in_thread(
     settings: Settings, *, embedded_worker: bool, host: str = "127.0.0.1", port: int | None = None
 ) -> ThreadedServer:
     port = port or free_port(host)
+    settings = settings.model_copy(update={"host": host, "port": port})  # settings.api_url: where it listens
     app = create_app(settings, embedded_worker=embedded_worker)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="openrft-api", daemon=True)

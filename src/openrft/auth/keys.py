@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ DEFAULT_PROJECT_ID = "proj_default"
 DEFAULT_PROJECT_NAME = "Default project"
 # `last_used_at` is written at most once per key per this many seconds, not on every request.
 LAST_USED_RESOLUTION_S = 60
+# What a key may do when its creator names no policy: anything inside its project (openrft.auth.managed).
+FULL_ACCESS_POLICY_ARN = "arn:aws:iam::aws:policy/OpenRFTFullAccess"
 
 
 @dataclass(frozen=True)
@@ -137,8 +140,13 @@ def create_key(
     project_id: str,
     name: str,
     service_account_id: str | None = None,
+    policy_arns: Sequence[str] = (FULL_ACCESS_POLICY_ARN,),
 ) -> tuple[dict[str, object], str]:
-    """Insert a new project key; returns its row and the secret (the only time it is known in clear)."""
+    """Insert a new project key; returns its row and the secret (the only time it is known in clear).
+
+    The key's identity policies are `policy_arns` (attached to its service account, or to the key itself
+    when it has none): full access inside its project unless the caller names narrower ones.
+    """
     secret = new_secret()
     row: dict[str, object] = {
         "id": new_id("key_", 16),
@@ -152,6 +160,17 @@ def create_key(
         "created_at": now_s(),
     }
     conn.execute(schema.api_keys.insert().values(**row))
+    now = int(str(row["created_at"]))
+    for arn in dict.fromkeys(policy_arns):
+        conn.execute(
+            schema.iam_attachments.insert().values(
+                principal_type="service_account",
+                principal_id=service_account_id or row["id"],
+                policy_arn=arn,
+                project_id=project_id,
+                created_at=now,
+            )
+        )
     return row, secret
 
 

@@ -32,6 +32,7 @@ def serve(
     settings = get_settings()
     host = host or settings.host
     port = port or settings.port
+    settings = settings.model_copy(update={"host": host, "port": port})  # settings.api_url: where it listens
     if not settings.admin_key:
         err_console.print(
             "[yellow]warning:[/] OPENRFT_ADMIN_KEY is not set: no key can call this server. "

@@ -57,6 +57,15 @@ def m005_access_control(conn: sa.Connection) -> None:
     ):
         conn.execute(sa.text(f"ALTER TABLE api_keys ADD COLUMN {column}"))
     conn.execute(sa.text("ALTER TABLE jobs ADD COLUMN identity JSON"))
+    # Keys made before policies existed could do anything in their project: they keep exactly that.
+    conn.execute(
+        sa.text(
+            "INSERT INTO iam_attachments (principal_type, principal_id, policy_arn, project_id, created_at) "
+            "SELECT 'service_account', COALESCE(service_account_id, id), :arn, project_id, :now "
+            "FROM api_keys WHERE is_admin = :false AND revoked_at IS NULL"
+        ),
+        {"arn": "arn:aws:iam::aws:policy/OpenRFTFullAccess", "now": now_s(), "false": False},
+    )
 
 
 MIGRATIONS: list[Migration] = [
