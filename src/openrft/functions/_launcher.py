@@ -8,7 +8,9 @@ private pipes are a 4-byte big-endian length + UTF-8 JSON: requests arrive on th
 responses leave on the original stdout; both are moved to private close-on-exec descriptors before any
 user code runs, and the code's own stdout/stderr go to an in-memory file whose tail is returned as the
 log. After every call, processes the code left running are killed (the launcher is their subreaper)
-and a worker with leftover threads asks to be replaced.
+and a worker with leftover threads asks to be replaced. Before any user code runs it also opens the
+code's one way to the server's API (``open_relay``; see ``relay.py``) and, in the fallback mode as
+root, drops every capability.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from typing import Any
 LOG_TAIL_BYTES = 4096
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_CHILD_SUBREAPER = 36
+PR_CAPBSET_DROP = 24
+AF_MAX = 46  # socket families the kernel knows (include/linux/socket.h)
 CONFIG_ENV = "OPENRFT_SANDBOX_CONFIG"  # limits.CONFIG_ENV (this file cannot import openrft)
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -138,8 +142,12 @@ def apply_landlock(cfg: dict[str, Any]) -> int:
     return int(abi)
 
 
-def apply_seccomp() -> bool:
-    """Deny non-UNIX sockets and kernel attack surface; False when pyseccomp is not installed."""
+def apply_seccomp(inet: bool = False) -> bool:
+    """Deny sockets but UNIX (+ IPv4/IPv6 with ``inet``) and kernel attack surface; False without pyseccomp.
+
+    ``inet`` is for bubblewrap mode, where the network namespace has nothing but loopback: code reaches
+    the relay's 127.0.0.1:9001 through an ordinary TCP socket, and no address beyond it exists.
+    """
     try:
         import pyseccomp as sc
     except Exception:
@@ -147,7 +155,13 @@ def apply_seccomp() -> bool:
     import socket
 
     flt = sc.SyscallFilter(sc.ALLOW)
-    flt.add_rule(sc.ERRNO(errno.EPERM), "socket", sc.Arg(0, sc.NE, socket.AF_UNIX))
+    if inet:
+        allowed = {socket.AF_UNIX, socket.AF_INET, socket.AF_INET6}
+        for family in (f for f in range(AF_MAX) if f not in allowed):
+            flt.add_rule(sc.ERRNO(errno.EPERM), "socket", sc.Arg(0, sc.EQ, family))
+        flt.add_rule(sc.ERRNO(errno.EPERM), "socket", sc.Arg(0, sc.GE, AF_MAX))
+    else:
+        flt.add_rule(sc.ERRNO(errno.EPERM), "socket", sc.Arg(0, sc.NE, socket.AF_UNIX))
     denied = [
         "ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2", "unshare", "setns", "bpf",
         "keyctl", "add_key", "request_key", "perf_event_open", "userfaultfd", "kexec_load", "init_module",
@@ -165,6 +179,110 @@ def apply_seccomp() -> bool:
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     flt.load()
     return True
+
+
+def drop_capabilities() -> bool:
+    """Drop every capability of a process still uid 0 (fallback as root without a slot uid); True if done.
+
+    Without CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, root's code can no longer read the /proc files
+    (environ, maps, fds) of processes that made themselves non-dumpable, as the server does in this mode.
+    """
+    if os.geteuid() != 0:
+        return False
+    for cap in range(64):
+        if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() == errno.EINVAL:
+            break  # past the kernel's last capability
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+    header = Header(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3: two Data structs
+    data = (Data * 2)()
+    if _libc.capset(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset failed")
+    return True
+
+
+# ---------------------------------------------------------------- the relay to the server's API (relay.py)
+
+
+def open_relay(cfg: dict[str, Any]) -> str | None:
+    """Make the server's API reachable at 127.0.0.1:<port> (before seccomp, before user code); the way used.
+
+    bubblewrap: bind the port inside our network namespace and hand the listening socket to the relay
+    outside over the inherited Unix socket, keeping no copy. rlimits: TCP to that address is rewritten
+    into a connection to the relay's Unix socket (``install_socket_shim``).
+    """
+    relay = cfg.get("relay")
+    if not relay:
+        return None
+    import socket
+
+    if relay.get("fd") is not None:
+        channel = socket.socket(fileno=relay["fd"])
+        try:
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.bind(("127.0.0.1", relay["port"]))
+            listener.listen(64)
+            socket.send_fds(channel, [b"L"], [listener.fileno()])
+            listener.close()
+        finally:
+            channel.close()
+        return "listener"
+    install_socket_shim(relay["socket"], relay["port"])
+    return "shim"
+
+
+def install_socket_shim(path: str, port: int) -> None:
+    """rlimits mode: Python's TCP sockets become UNIX sockets that can only connect to the relay at ``path``.
+
+    seccomp refuses AF_INET sockets here, so ``socket.socket(AF_INET, SOCK_STREAM)`` makes an AF_UNIX one
+    instead; its connect to 127.0.0.1:``port`` (or localhost, ::1) goes to the relay, any other address
+    fails with EPERM, and TCP-level options are accepted and ignored. Everything else is the real class.
+    """
+    import socket
+
+    real = socket.socket
+    loopback = {"127.0.0.1", "localhost", "::1"}
+
+    class RelaySocket(real):  # type: ignore[misc, valid-type]
+        def __init__(self, family: int = -1, type: int = -1, proto: int = -1, fileno: int | None = None) -> None:
+            relayed = fileno is None and family in (socket.AF_INET, socket.AF_INET6) and type != -1 and (
+                type & 0xF) == socket.SOCK_STREAM  # fmt: skip
+            if relayed:
+                real.__init__(self, socket.AF_UNIX, type, 0)
+            else:
+                real.__init__(self, family, type, proto, fileno)
+            self._relayed = relayed
+
+        def _target(self, address: Any) -> Any:
+            if not getattr(self, "_relayed", False):
+                return address
+            if isinstance(address, tuple) and len(address) >= 2 and address[0] in loopback and address[1] == port:
+                return path
+            raise PermissionError(errno.EPERM, f"network access is limited to this server's API (127.0.0.1:{port})")
+
+        def connect(self, address: Any) -> None:
+            real.connect(self, self._target(address))
+
+        def connect_ex(self, address: Any) -> int:
+            return real.connect_ex(self, self._target(address))
+
+        def bind(self, address: Any) -> None:
+            if getattr(self, "_relayed", False):
+                raise PermissionError(errno.EPERM, "binding a TCP port is not allowed in the sandbox")
+            real.bind(self, address)
+
+        def setsockopt(self, level: int, option: int, *value: Any) -> None:
+            if getattr(self, "_relayed", False) and level in (socket.IPPROTO_TCP, socket.IPPROTO_IP,
+                                                              socket.IPPROTO_IPV6):  # fmt: skip
+                return
+            real.setsockopt(self, level, option, *value)
+
+    socket.socket = RelaySocket  # type: ignore[misc]
 
 
 def drop_uid(uid: int) -> None:
@@ -394,13 +512,16 @@ def main() -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversized writes fail with EFBIG instead of killing us
     _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     signal.signal(signal.SIGTERM, on_terminate)
-    layers = {"landlock_abi": 0, "seccomp": False}
+    layers: dict[str, Any] = {"landlock_abi": 0, "seccomp": False, "relay": open_relay(cfg), "caps_dropped": False}
     if cfg["mode"] == "rlimits":
         layers["landlock_abi"] = apply_landlock(cfg)
-    layers["seccomp"] = apply_seccomp() if cfg.get("seccomp", True) else False
+    inet = cfg["mode"] == "bubblewrap"  # its network namespace holds nothing but loopback
+    layers["seccomp"] = apply_seccomp(inet) if cfg.get("seccomp", True) else False
     if cfg.get("drop_uid") is not None:
         drop_uid(cfg["drop_uid"])
     apply_rlimits(cfg)
+    if cfg["mode"] == "rlimits":
+        layers["caps_dropped"] = drop_capabilities()  # after the rlimits: raising one needs CAP_SYS_RESOURCE
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [cfg["task_dir"], *(p for p in sys.path if p != here)]  # the code, never our own folder
     os.chdir(cfg["task_dir"])

@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from openrft.functions.relay import INSIDE_PORT
 from openrft.functions.sandbox_types import Limits, SandboxUnavailable
 
 LAUNCHER = Path(__file__).with_name("_launcher.py")
@@ -202,6 +203,8 @@ class WorkerSpec:
     code_dir: Path  # the unpacked bundle on the host
     scratch_dir: Path  # the fallback's private TMPDIR on the host
     drop_uid: int | None = None
+    relay_fd: int | None = None  # bubblewrap: the inherited Unix socket the launcher hands its listener out on
+    relay_socket: Path | None = None  # rlimits: the relay's Unix socket, where TCP to 127.0.0.1:9001 goes
 
 
 def cgroup_memory_mb(lim: Limits) -> int:
@@ -236,9 +239,19 @@ def launcher_config(spec: WorkerSpec, task_dir: str, tmp_dir: str, cgroup: bool)
         "fsize_bytes": max(lim.tmp_mb << 20, lim.max_output_bytes + 1),
         "cpu_budget_s": CPU_BUDGET_S,
         "drop_uid": spec.drop_uid,
-        "read_paths": [*python_paths(), "/usr", "/lib", "/lib64", "/bin", "/etc/ld.so.cache", task_dir,
-                       str(LAUNCHER)],
+        "relay": relay_config(spec),
+        # /etc/ssl/certs: public CA certificates, which HTTP clients (httpx) load even for http:// URLs.
+        "read_paths": [*python_paths(), "/usr", "/lib", "/lib64", "/bin", "/etc/ld.so.cache", "/etc/ssl/certs",
+                       task_dir, str(LAUNCHER)],
     }  # fmt: skip
+
+
+def relay_config(spec: WorkerSpec) -> dict[str, object] | None:
+    """The launcher's side of the relay (relay.py): where the API appears inside, how it gets out."""
+    if spec.relay_fd is None and spec.relay_socket is None:
+        return None
+    socket_path = str(spec.relay_socket) if spec.relay_socket is not None else None
+    return {"port": INSIDE_PORT, "fd": spec.relay_fd, "socket": socket_path}
 
 
 def _bwrap_private_args(spec: WorkerSpec, cgroup: bool) -> list[str]:

@@ -15,7 +15,9 @@ Targets: an openrft function of the project (NAME[:QUALIFIER] or its ARN) runs i
 another account goes to real AWS Lambda through boto3 (extra `openrft[aws]`), for the accounts the
 operator lists in `OPENRFT_OUTBOUND_AWS_ACCOUNTS`; an `https://` URL gets the event as a JSON POST,
 through the operator's egress policy (openrft.egress). A refused target fails its samples with the
-policy's reason.
+policy's reason. A local function's every invocation gets its environment from execution_env.py (this
+server's endpoint through the sandbox's relay; with an openrft execution role, fresh temporary
+credentials of it); a role that no longer trusts Lambda fails that batch's samples with the reason.
 """
 
 from __future__ import annotations
@@ -208,6 +210,8 @@ def _is_timeout(error: dict[str, Any] | None) -> bool:
 def _call_local(
     ctx: Any, project_id: str, ref: str, batches: list[list[dict[str, Any]]]
 ) -> tuple[list[ParsedRewards], dict[str, Any], list[str]]:
+    from openrft.errors import AccessDenied
+    from openrft.functions.execution_env import invocation_context
     from openrft.functions.registry import resolve_function  # store-backed; not for URL targets
     from openrft.functions.sandbox import get_pool
 
@@ -217,14 +221,11 @@ def _call_local(
     parsed, logs = [], []
     for batch in batches:
         ids = [e["id"] for e in batch]
-        context = {
-            "function_name": fn.name,
-            "function_version": fn.version,
-            "invoked_function_arn": fn.arn,
-            "memory_limit_in_mb": fn.memory_mb,
-            "aws_request_id": str(uuid.uuid4()),
-            "environment": fn.environment,
-        }
+        try:  # each call gets its own credentials of the function's execution role (execution_env.py)
+            context = invocation_context(ctx, fn, str(uuid.uuid4()), api_url=getattr(pool, "api_url", None))
+        except AccessDenied as exc:  # the role does not trust Lambda (any more)
+            parsed.append(_failed(len(ids), E_INVOCATION, f"{exc.code}: {exc.message}"))
+            continue
         result = pool.invoke(
             fn.bundle, entry=fn.handler, payload=batch, limits=fn.limits, kind="lambda", context=context
         )

@@ -5,7 +5,11 @@ Threat model
 The code comes from a member of a project: untrusted Python that may be buggy or hostile. Run inside
 the sandbox, it must not
 
-1. reach the network (no TCP/UDP, not even the host's loopback where the API listens);
+1. reach the network, but for this server's API through the relay (``relay.py``): the code sees the
+   API at ``http://127.0.0.1:9001`` and nothing else (no other host, no other port of this host, no
+   UDP, no local service); what it sends is carried only to the API's host and port
+   (``Settings.api_url``), where its requests are authorized like any other (with the credentials of
+   its execution role, ``execution_env.py``, or none). How each mode enforces it: Modes below;
 2. read host files: system secrets, the store under ``OPENRFT_HOME`` (database, blobs, keys), the
    server's source, or another function's (or another version's) code;
 3. exhaust the host's memory, processes or disk (see Memory below; ``max_processes``, 1,024 processes
@@ -63,29 +67,44 @@ Modes (``detect_mode``, probed once per process)
   ``RLIMIT_CORE``, a CPU backstop) and, when the server runs as root (where ``RLIMIT_NPROC`` does not
   bind), by a pids + memory cgroup per worker (v1 or v2, nested under the server's own cgroup). A
   seccomp filter (when ``pyseccomp`` is importable) also denies io_uring, ptrace, bpf, keyctl, nested
-  namespaces and mounts. Residual risk: when the server runs as root, uid 65534 inside maps to root
-  outside, so confinement rests on the mount namespace showing nothing but the read-only binds above
-  and on the dropped capabilities; run the service as an ordinary user where possible.
-* ``rlimits`` (fallback where user namespaces are forbidden, e.g. Docker's default seccomp profile):
-  the launcher runs directly, in its own session, with the same rlimits, a private scratch ``TMPDIR``,
+  namespaces, mounts and sockets other than UNIX, IPv4 and IPv6 (which only reach the namespace's
+  loopback). The relay: before user code runs, the launcher binds 127.0.0.1:9001 in the namespace and
+  hands the listening socket out (``SCM_RIGHTS`` on an inherited Unix socket), keeping no copy; the
+  pool's relay accepts on it outside. Other loopback ports are the namespace's own (nothing listens:
+  refused), any other address has no route (ENETUNREACH at once). Residual risk: when the server runs
+  as root, uid 65534 inside maps to root outside, so confinement rests on the mount namespace showing
+  nothing but the read-only binds above and on the dropped capabilities; run the service as an
+  ordinary user where possible.
+* ``rlimits`` (fallback where user namespaces are forbidden, e.g. Docker's default seccomp profile): the
+  launcher runs directly, in its own session, with the same rlimits, a private scratch ``TMPDIR``,
   Landlock (file access limited to the Python installation, the code and the scratch dir, so the host's
-  ``/dev/shm`` is out of reach: POSIX shared memory fails, as on AWS Lambda; TCP bind/connect denied from
-  ABI 4; signals and abstract UNIX sockets scoped from ABI 6), a seccomp filter when ``pyseccomp`` is
-  importable (no non-UNIX sockets: covers UDP; no ptrace, bpf, io_uring, namespaces, mount,
+  ``/dev/shm`` is out of reach: POSIX shared memory fails, as on AWS Lambda; TCP bind/connect denied
+  from ABI 4; signals and abstract UNIX sockets scoped from ABI 6), a seccomp filter when ``pyseccomp``
+  is importable (no non-UNIX sockets: covers UDP; no ptrace, bpf, io_uring, namespaces, mount,
   keyctl...), cgroups when root, and a uid drop to a per-slot uid when root and the interpreter is
-  world-readable. Processes the code starts are swept by the launcher (their subreaper) after each call
-  and on a timeout (SIGTERM, then SIGKILL of the group). It does NOT hide the host's process list, give
-  a private ``/tmp``, or isolate IPC; it is chosen only when Landlock and a network filter exist
-  (``doctor`` says which layers are active); as an ordinary user without a cgroup, ``RLIMIT_NPROC``
-  counts all of that user's processes; the scratch dir is on the host's disk, so ``RLIMIT_FSIZE`` caps
-  each file, not the total.
+  world-readable (else, as root, the launcher drops every capability). The relay: a TCP connect from
+  Python's ``socket`` module to 127.0.0.1:9001 is turned into a connect to the relay's Unix socket in
+  the worker's folder; any other TCP address fails with EPERM, and every non-UNIX socket is refused by
+  seccomp (so code that does not go through Python's ``socket`` class, a C library or a ``curl``
+  subprocess, has no network at all). The server makes itself non-dumpable in this mode, so its
+  /proc/<pid>/environ, maps and fds are closed to the code. Processes the code starts are swept by the
+  launcher (their subreaper) after each call and on a timeout (SIGTERM, then SIGKILL of the group). It
+  does NOT hide the host's process list, give a private ``/tmp``, or isolate IPC; it is chosen only when
+  Landlock and a network filter exist (``doctor`` says which layers are active); as an ordinary user
+  without a cgroup, ``RLIMIT_NPROC`` counts all of that user's processes; the scratch dir is on the
+  host's disk, so ``RLIMIT_FSIZE`` caps each file, not the total. Nor does it hide, without the uid
+  drop: the /proc files of other processes of the server's user that are dumpable (the shell that
+  started the server: its environment; another function's worker), or the host's pathname UNIX sockets
+  (Landlock governs their connect only from ABI 9), which file permissions alone then guard.
 * ``unavailable``: neither works; ``invoke`` raises ``SandboxUnavailable`` ("refusing to run user
   code: no sandbox available (...)").
 
 Packages importable read-only inside: the standard library and everything installed in the server's
 interpreter (``numpy``; of OpenAI's python-grader set, those installed here: ``rapidfuzz``, ``nltk``,
 ``rouge_score``, ``sympy``, ``pydantic``, ``yaml``, plus ``scipy``, ``pandas``, ``scikit-learn``,
-``jsonschema``, ``deepdiff``, ``sqlparse`` where installed; ``openrft doctor`` lists them). Pure-Python
+``jsonschema``, ``deepdiff``, ``sqlparse`` where installed; ``openrft doctor`` lists them), and the
+``openai`` SDK and ``boto3`` (dependencies of openrft), which reach this server's API through the relay
+with the endpoint variables each invocation gets (``execution_env.py``). Pure-Python
 packages vendored at the root of the function's zip import too (``/var/task`` is first on
 ``sys.path``).
 
@@ -125,6 +144,7 @@ from openrft.functions.limits import (
     owner_tag,
     resolve_mode,
 )
+from openrft.functions.relay import INSIDE_URL, Relay, Upstream
 from openrft.functions.sandbox_types import CodeBundle, InvocationResult, Kind, Limits, SandboxUnavailable
 from openrft.functions.worker_proc import Worker, WorkerDied
 from openrft.settings import Settings
@@ -156,9 +176,14 @@ class SandboxPool:
     """Warm sandboxed workers, keyed by (bundle key, limits); thread-safe; one per process."""
 
     def __init__(self, settings: Settings, *, mode: str | None = None, max_workers: int | None = None,
-                 idle_s: float = DEFAULT_IDLE_S):  # fmt: skip
+                 idle_s: float = DEFAULT_IDLE_S, relay: bool = True):  # fmt: skip
         self.settings = settings
         self.mode, self.mode_reason = resolve_mode(mode or getattr(settings, "sandbox_mode", None))
+        # The functions' one way out: to this server's API (relay.py); None: no network at all.
+        self.relay = Relay(Upstream.of(settings)) if relay and self.mode != "unavailable" else None
+        self.api_url = INSIDE_URL if self.relay is not None else None
+        if self.mode == "rlimits":
+            make_non_dumpable()
         self.max_workers = max_workers or max(4, 2 * (os.cpu_count() or 1))
         self.idle_s = idle_s
         self.closed = False
@@ -221,6 +246,8 @@ class SandboxPool:
         self._stop.set()
         for worker in workers:
             worker.kill()
+        if self.relay is not None:
+            self.relay.close()
         self._spawner.shutdown(wait=True)
         shutil.rmtree(self._root, ignore_errors=True)
 
@@ -280,7 +307,7 @@ class SandboxPool:
             workdir = Path(tempfile.mkdtemp(prefix=f"{self._root.name}.{name}-", dir=self._root.parent))
         spec = WorkerSpec(mode=self.mode, limits=limits, code_dir=workdir / "task", scratch_dir=workdir / "tmp",
                           drop_uid=drop_uid)  # fmt: skip
-        worker = Worker(wkey=wkey, spec=spec, workdir=workdir, name=name)
+        worker = Worker(wkey=wkey, spec=spec, workdir=workdir, name=name, relay=self.relay)
         worker.busy = True
         return worker
 
@@ -320,6 +347,20 @@ class SandboxPool:
                     self._workers.remove(worker)
             for worker in stale:
                 worker.kill()
+
+
+def make_non_dumpable() -> None:
+    """Hide this process's /proc files (environ, maps, fds, mem) from same-uid processes (the fallback).
+
+    Without a pid namespace a function could otherwise read the server's environment (its admin key)
+    from /proc/<pid>/environ; the fallback's launcher also drops every capability, so uid 0 inside
+    cannot override this with CAP_SYS_PTRACE. Children the server starts are dumpable again once they
+    exec: the fallback does not hide their environments (the launcher's own is built from nothing).
+    """
+    import ctypes
+
+    pr_set_dumpable = 4
+    ctypes.CDLL(None).prctl(pr_set_dumpable, 0, 0, 0, 0)
 
 
 def unpack_bundle(bundle: CodeBundle, dest: Path) -> None:

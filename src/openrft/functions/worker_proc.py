@@ -4,6 +4,9 @@ A worker serves a single bundle. Calls are frames (4-byte length + JSON) on its 
 reads and writes poll against the call's deadline, and a frame larger than the output cap is never
 buffered: the worker is killed instead. Killing the outer ``bwrap`` tears down the worker's pid
 namespace, so nothing the code started survives; with a cgroup, every process in it is killed too.
+With a relay (``relay.py``), the worker's way to the server's API is set up at start (bubblewrap: the
+listener the launcher hands out on an inherited Unix socket; rlimits: a Unix socket in the worker's
+folder) and closed with the worker.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import os
 import select
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import time
@@ -22,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from openrft.functions.limits import CPU_BUDGET_S, Cgroup, WorkerSpec, sandbox_command
+from openrft.functions.relay import Relay
 from openrft.functions.sandbox_types import Limits
 
 START_TIMEOUT_S = 30.0
@@ -49,8 +54,10 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 class Worker:
-    def __init__(self, *, wkey: tuple[Any, ...], spec: WorkerSpec, workdir: Path, name: str):
+    def __init__(self, *, wkey: tuple[Any, ...], spec: WorkerSpec, workdir: Path, name: str,
+                 relay: Relay | None = None):  # fmt: skip
         self.wkey = wkey
+        self.relay = relay
         self.spec = spec
         self.workdir = workdir
         self.name = name
@@ -73,6 +80,7 @@ class Worker:
         forked a process on Linux, and request threads come and go while a worker stays warm.
         """
         self.cgroup = Cgroup.create(self.name, self.spec.limits)
+        channel, inherited = self._open_relay()
         # bwrap's arguments name the code's folder: they travel in a memfd (close-on-exec here; pass_fds
         # hands it to bwrap alone, which closes it before running anything), not on its command line.
         args_fd = os.memfd_create("openrft-sandbox-args")
@@ -80,22 +88,60 @@ class Worker:
             argv, env, private_args = sandbox_command(self.spec, self.cgroup, args_fd)
             _write_all(args_fd, private_args)
             os.lseek(args_fd, 0, os.SEEK_SET)
+            fds = ((args_fd,) if private_args else ()) + ((inherited.fileno(),) if inherited else ())
             popen = lambda: subprocess.Popen(  # noqa: E731
                 argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                start_new_session=True, close_fds=True, pass_fds=(args_fd,) if private_args else (),
+                start_new_session=True, close_fds=True, pass_fds=fds,
             )  # fmt: skip
             self.proc = spawner.submit(popen).result()
         finally:
             os.close(args_fd)
+            if inherited is not None:
+                inherited.close()
         assert self.proc.stdout is not None and self.proc.stdin is not None
         os.set_blocking(self.proc.stdin.fileno(), False)
         try:
             ready = self._read_frame(time.monotonic() + START_TIMEOUT_S, 1 << 16)
+            if channel is not None:
+                self._take_listener(channel)
         except WorkerDied as exc:
             tail = self._stderr_tail()  # before kill() closes the pipes
             self.kill()
             raise WorkerDied(_err("Runtime.StartFailed", f"{exc.error['errorMessage']}{tail}")) from None
+        finally:
+            if channel is not None:
+                channel.close()
         self.layers = ready.get("layers", {})
+
+    def _open_relay(self) -> tuple[socket.socket | None, socket.socket | None]:
+        """(our end, the worker's end) of the bubblewrap hand-over; rlimits: the relay's Unix socket is bound."""
+        if self.relay is None:
+            return None, None
+        if self.spec.mode == "bubblewrap":
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.spec.relay_fd = theirs.fileno()
+            return ours, theirs
+        self.spec.relay_socket = self.workdir / "relay.sock"
+        self.relay.add_unix_listener(self.name, self.spec.relay_socket, owner_uid=self.spec.drop_uid)
+        return None, None
+
+    def _take_listener(self, channel: socket.socket) -> None:
+        """Receive the listening socket the launcher bound in its network namespace; the relay serves it."""
+        assert self.relay is not None
+        channel.settimeout(5.0)
+        try:
+            _msg, fds, _flags, _addr = socket.recv_fds(channel, 16, 1)
+        except OSError:
+            fds = []
+        if len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            raise WorkerDied(_err("Runtime.StartFailed", "the sandbox did not hand out its relay listener"))
+        listener = socket.socket(fileno=fds[0])
+        if listener.family != socket.AF_INET or listener.type != socket.SOCK_STREAM:
+            listener.close()
+            raise WorkerDied(_err("Runtime.StartFailed", "the sandbox handed out something other than a listener"))
+        self.relay.add_listener(self.name, listener)
 
     def call(self, request: dict[str, Any], limits: Limits) -> dict[str, Any]:
         """Send one call and wait for its response until the deadline; raises WorkerDied (worker killed)."""
@@ -229,4 +275,6 @@ class Worker:
         if self.cgroup is not None:
             self.cgroup.kill()
             self.cgroup.remove()
+        if self.relay is not None:
+            self.relay.remove(self.name)
         shutil.rmtree(self.workdir, ignore_errors=True)
