@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from openrft.auth.audit import install_hook
 from openrft.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -88,6 +89,7 @@ class Store:
     def __init__(self, url: str):
         self.url = url
         self.engine = create_engine(url)
+        install_hook(self.engine)  # audit.on_next_write: an audit row commits with the change it records
         self.is_sqlite = url.startswith("sqlite")
         from openrft.store.migrations import migrate  # migrations uses write_transaction from here
 
