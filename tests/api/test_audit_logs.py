@@ -1,6 +1,7 @@
 """Contract tests of GET /v1/organization/audit_logs against a live server, through the openai SDK.
 
-The SDK's own `client.admin.organization.audit_logs.list(...)` sends OpenAI's query form
+The list and its filters run on SQLite and PostgreSQL (tests/store/conftest.py's cluster; skipped
+without one). The SDK's own `client.admin.organization.audit_logs.list(...)` sends OpenAI's query form
 (`effective_at[gt]=`, `project_ids[]=`) and pages with `after`; `before` and the errors go through
 httpx. Events are recorded directly with `record_now` (the request path records its own elsewhere).
 Also `openrft audit`, the CLI's list, against the same server.
@@ -27,13 +28,23 @@ from openrft.cli.audit import audit_app
 from openrft.settings import Settings
 from openrft.store.db import Store
 from tests.conftest import LiveServer
+from tests.store.conftest import pg_cluster, pg_url  # noqa: F401 (fixtures: the PostgreSQL case)
 
 PATH = "/organization/audit_logs"
 
 
+@pytest.fixture(params=["sqlite"])
+def backend_settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    """SQLite unless a test asks for more (`parametrize("backend_settings", [...], indirect=True)`)."""
+    if request.param == "sqlite":
+        return settings
+    return settings.model_copy(update={"database_url": request.getfixturevalue("pg_url")})
+
+
 @pytest.fixture
-def audit_server(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
+def audit_server(backend_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
     """A live server with the audit router, whether or not app.py includes it yet."""
+    settings = backend_settings
     original = server_module.create_app
 
     def create_app(*args: Any, **kwargs: Any) -> FastAPI:
@@ -107,6 +118,7 @@ def seed(store: Store, project_a: str, project_b: str) -> None:
             record(conn, event, now=1_000 + 100 * n)
 
 
+@pytest.mark.parametrize("backend_settings", ["sqlite", "postgres"], indirect=True)
 def test_list_shape_and_filters_through_the_sdk(audit_server: LiveServer, store: Store) -> None:
     project_a, _ = project_with_key(audit_server, "alpha")
     project_b, _ = project_with_key(audit_server, "beta")
