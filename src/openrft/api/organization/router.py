@@ -62,7 +62,7 @@ def archive_project(project_id: str, ctx: AppContext = Depends(get_ctx)) -> Proj
 def create_service_account(
     project_id: str, body: ServiceAccountCreate, ctx: AppContext = Depends(get_ctx)
 ) -> ServiceAccountCreated:
-    return service.create_service_account(ctx, project_id, body.name)
+    return service.create_service_account(ctx, project_id, body)
 
 
 @router.get("/projects/{project_id}/service_accounts", response_model=Page[ServiceAccount], responses=NOT_FOUND)

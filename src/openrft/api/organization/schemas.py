@@ -3,15 +3,32 @@
 Projects (`organization.project`), service accounts whose creation returns the key secret once
 (`organization.project.service_account` with `api_key.value`), and project API keys
 (`organization.project.api_key`, secret redacted).
+
+openrft's extension (OpenAI sets these in its dashboard, not through the API): a service account's key
+is created restricted, `permissions` all|read_only|restricted with a level per resource, the models it
+may call, its requests and tokens per minute, its expiry and its identity policies; the service account
+and API key objects show them in a block after OpenAI's fields (`KeyRestrictions`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
+
+from openrft.auth.keys import FULL_ACCESS_POLICY_ARN
+from openrft.auth.scopes import LEVELS, MODES
 
 T = TypeVar("T")
+Permissions = Literal["all", "read_only", "restricted"]
+ModelPattern = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+PolicyArn = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+# Bounds that keep every value an SQLite integer and a sane limit: a year 9999 expiry, a billion a minute.
+MAX_EPOCH_S = 253_402_300_799
+MAX_PER_MINUTE = 1_000_000_000
+MAX_TTL_S = 100 * 365 * 86_400
+
+_LEVELS_HELP = "; ".join(f"{r}: {'|'.join(['none', *levels])}" for r, levels in LEVELS.items())
 
 
 class ProjectCreate(BaseModel):
@@ -33,6 +50,65 @@ class ProjectUpdate(BaseModel):
 
 class ServiceAccountCreate(BaseModel):
     name: str = Field(min_length=1, max_length=256)
+    # -- openrft extras: the key's restrictions -------------------------------------------------------
+    permissions: Permissions = Field(
+        default="all",
+        description=f"openrft's extension: {' | '.join(MODES)}. all: every scope; read_only: api.all.read; "
+        "restricted: the scopes of `resources`.",
+    )
+    resources: dict[str, str] | None = Field(
+        default=None,
+        description=f"openrft's extension, with permissions restricted: a level per resource ({_LEVELS_HELP}); "
+        "a resource left out is none.",
+    )
+    allowed_models: list[ModelPattern] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="openrft's extension: the models the key may call, fnmatch patterns ('ft:*'); omitted: any.",
+    )
+    rpm_limit: int | None = Field(
+        default=None, ge=1, le=MAX_PER_MINUTE, description="openrft's extension: requests per minute."
+    )
+    tpm_limit: int | None = Field(
+        default=None, ge=1, le=MAX_PER_MINUTE, description="openrft's extension: tokens per minute (usage)."
+    )
+    expires_at: int | None = Field(
+        default=None, ge=0, le=MAX_EPOCH_S, description="openrft's extension: Unix time the key stops working."
+    )
+    expires_in_s: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_TTL_S,
+        description="openrft's extension: seconds from now the key stops working (instead of expires_at).",
+    )
+    policy_arns: list[PolicyArn] = Field(
+        default_factory=lambda: [FULL_ACCESS_POLICY_ARN],
+        max_length=20,
+        description="openrft's extension: identity policies attached to the service account (AWS managed or "
+        "customer managed ARNs); by default OpenRFTFullAccess, anything in the project its scopes allow.",
+    )
+
+
+class KeyRestrictions(BaseModel):
+    """openrft's extension block, after OpenAI's fields: what the key may do (openrft.auth.scopes)."""
+
+    permissions: Permissions = Field(default="all", description="openrft's extension: all | read_only | restricted.")
+    scopes: list[str] | None = Field(
+        default=None, description="openrft's extension: the key's scopes; null with permissions all (every scope)."
+    )
+    resources: dict[str, str] | None = Field(
+        default=None, description="openrft's extension: the levels a restricted key was created with."
+    )
+    allowed_models: list[str] | None = Field(
+        default=None, description="openrft's extension: model patterns the key may call; null: any."
+    )
+    rpm_limit: int | None = Field(default=None, description="openrft's extension: requests per minute; null: none.")
+    tpm_limit: int | None = Field(default=None, description="openrft's extension: tokens per minute; null: none.")
+    expires_at: int | None = Field(default=None, description="openrft's extension: Unix expiry; null: never.")
+    policy_arns: list[str] = Field(
+        default_factory=list, description="openrft's extension: identity policies attached to the key's account."
+    )
 
 
 class ServiceAccountApiKey(BaseModel):
@@ -43,7 +119,7 @@ class ServiceAccountApiKey(BaseModel):
     id: str
 
 
-class ServiceAccountCreated(BaseModel):
+class OpenAIServiceAccountCreated(BaseModel):
     object: Literal["organization.project.service_account"] = "organization.project.service_account"
     id: str
     name: str
@@ -52,12 +128,22 @@ class ServiceAccountCreated(BaseModel):
     api_key: ServiceAccountApiKey
 
 
-class ServiceAccount(BaseModel):
+class OpenAIServiceAccount(BaseModel):
     object: Literal["organization.project.service_account"] = "organization.project.service_account"
     id: str
     name: str
     role: Literal["member"] = "member"
     created_at: int
+
+
+# OpenAI's fields first, then the extension block (pydantic orders a base's fields before those of the
+# bases listed ahead of it).
+class ServiceAccountCreated(KeyRestrictions, OpenAIServiceAccountCreated):
+    """openai's project service account as created (its key's secret once), with the key's restrictions."""
+
+
+class ServiceAccount(KeyRestrictions, OpenAIServiceAccount):
+    """openai's project service account, with its key's restrictions."""
 
 
 class ServiceAccountDeleted(BaseModel):
@@ -66,7 +152,7 @@ class ServiceAccountDeleted(BaseModel):
     deleted: bool = True
 
 
-class ApiKey(BaseModel):
+class OpenAIApiKey(BaseModel):
     object: Literal["organization.project.api_key"] = "organization.project.api_key"
     redacted_value: str
     name: str
@@ -74,6 +160,10 @@ class ApiKey(BaseModel):
     last_used_at: int | None = None
     id: str
     owner: dict[str, Any]  # {"type": "service_account", "service_account": {...}} or {"type": "user", ...}
+
+
+class ApiKey(KeyRestrictions, OpenAIApiKey):
+    """openai's project API key, with its restrictions."""
 
 
 class ApiKeyDeleted(BaseModel):

@@ -4,10 +4,18 @@ A service account here is the owner of exactly one key: creating it creates the 
 secret once (hashed for Bearer look-ups, encrypted for SigV4, see auth/keys.py). Deleting a key
 revokes it (`revoked_at`): the row stays for audit, the secret gets 401 from then on. The bootstrap
 admin key lives in the environment and cannot be deleted through the API.
+
+A key is created with restrictions (openrft's extension, see schemas.py): its permissions become scope
+strings (openrft.auth.scopes) stored with the mode and the levels in `api_keys.permissions`, next to the
+allowed models, the per-minute limits and the expiry; its identity policies are attached to its service
+account in `iam_attachments`. The request path enforces them (openrft.api.authz); this module only
+validates and records them, and shows them on the service account and API key objects.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,12 +27,15 @@ from openrft.api.organization.schemas import (
     Project,
     ServiceAccount,
     ServiceAccountApiKey,
+    ServiceAccountCreate,
     ServiceAccountCreated,
     ServiceAccountDeleted,
 )
 from openrft.auth.keys import ADMIN_KEY_ID, DEFAULT_PROJECT_ID, create_key
+from openrft.auth.scopes import scopes_for
 from openrft.context import AppContext
 from openrft.errors import InvalidRequest, NotFound
+from openrft.functions.arn import account_id as account_of
 from openrft.ids import new_id, now_s
 from openrft.store import schema
 from openrft.store.pages import keyset_page
@@ -32,6 +43,9 @@ from openrft.store.pages import keyset_page
 MAX_LIST_LIMIT = 100
 projects = schema.projects
 api_keys = schema.api_keys
+attachments = schema.iam_attachments
+# arn:aws:iam::<account or "aws">:policy<path><name>, as IAM spells a managed policy's ARN.
+POLICY_ARN = re.compile(r"^arn:aws:iam::(aws|[0-9]{12}):policy(/[\x21-\x7e]*)?/[\w+=,.@-]{1,128}$")
 
 
 def _keyset_page(
@@ -122,24 +136,111 @@ def archive_project(ctx: AppContext, project_id: str) -> Project:
         return _project(_require_project(conn, project_id))
 
 
-def create_service_account(ctx: AppContext, project_id: str, name: str) -> ServiceAccountCreated:
-    if not name.strip():
+def create_service_account(ctx: AppContext, project_id: str, body: ServiceAccountCreate) -> ServiceAccountCreated:
+    """A service account and its key, restricted as `body` says; the secret is returned this once."""
+    name = body.name.strip()
+    if not name:
         raise InvalidRequest("Service account name must not be blank.", param="name")
+    restrictions = _restrictions(body)
     account_id = new_id("svc_acct_")
     with ctx.store.begin() as conn:
         project = _require_project(conn, project_id)
         if project.archived_at is not None:
             raise InvalidRequest(f"Project {project_id} is archived.", param="project_id")
+        policy_arns = _check_policies(conn, project_id, body.policy_arns)
         row, secret = create_key(
-            conn, ctx.cipher, project_id=project_id, name=name.strip(), service_account_id=account_id
+            conn, ctx.cipher, project_id=project_id, name=name, service_account_id=account_id, policy_arns=policy_arns
         )
-    created_at = int(str(row["created_at"]))
+        conn.execute(api_keys.update().where(api_keys.c.id == row["id"]).values(**restrictions))
+        key = conn.execute(sa.select(api_keys).where(api_keys.c.id == row["id"])).one()
     return ServiceAccountCreated(
         id=account_id,
-        name=name.strip(),
-        created_at=created_at,
-        api_key=ServiceAccountApiKey(value=secret, name=name.strip(), created_at=created_at, id=str(row["id"])),
+        name=name,
+        created_at=key.created_at,
+        api_key=ServiceAccountApiKey(value=secret, name=name, created_at=key.created_at, id=key.id),
+        **_shown(key, policy_arns),
     )
+
+
+def _restrictions(body: ServiceAccountCreate) -> dict[str, Any]:
+    """The `api_keys` columns of the key `body` asks for; InvalidRequest naming the field at fault."""
+    scopes = scopes_for(body.permissions, body.resources)
+    if body.expires_at is not None and body.expires_in_s is not None:
+        raise InvalidRequest("Give expires_at or expires_in_s, not both.", param="expires_in_s")
+    now = now_s()
+    expires_at = now + body.expires_in_s if body.expires_in_s is not None else body.expires_at
+    if body.expires_at is not None and body.expires_at <= now:
+        raise InvalidRequest(f"expires_at must be in the future (now is {now}).", param="expires_at")
+    return {
+        "permissions": {"mode": body.permissions, "scopes": scopes, "resources": body.resources},
+        "allowed_models": list(dict.fromkeys(body.allowed_models)) if body.allowed_models is not None else None,
+        "rpm_limit": body.rpm_limit,
+        "tpm_limit": body.tpm_limit,
+        "expires_at": expires_at,
+    }
+
+
+def _check_policies(conn: sa.Connection, project_id: str, arns: Sequence[str]) -> list[str]:
+    """`arns` without repeats, each an AWS managed policy or a customer managed one of this project."""
+    account = account_of(project_id)
+    for i, arn in enumerate(arns):
+        match = POLICY_ARN.match(arn)
+        if match is None:
+            raise InvalidRequest(
+                f"policy_arns.{i}: {arn!r} is not a policy ARN (arn:aws:iam::aws:policy/<name> or "
+                f"arn:aws:iam::{account}:policy/<name>).",
+                param=f"policy_arns.{i}",
+            )
+        if match.group(1) == "aws":
+            continue  # the managed policies live in code: openrft.auth.iam resolves (or refuses) the name
+        known = conn.execute(
+            sa.select(schema.iam_policies.c.id).where(
+                schema.iam_policies.c.project_id == project_id, schema.iam_policies.c.arn == arn
+            )
+        ).first()
+        if match.group(1) != account or known is None:
+            raise InvalidRequest(f"policy_arns.{i}: no policy {arn} in project {project_id}.", param=f"policy_arns.{i}")
+    return list(dict.fromkeys(arns))
+
+
+def _policies_of(conn: sa.Connection, project_id: str, rows: Sequence[Any]) -> dict[str, list[str]]:
+    """The attached policy ARNs of each key row's service account, keyed by its principal id."""
+    ids = [_principal_id(r) for r in rows]
+    if not ids:
+        return {}
+    found = conn.execute(
+        sa.select(attachments.c.principal_id, attachments.c.policy_arn)
+        .where(
+            attachments.c.project_id == project_id,
+            attachments.c.principal_type == "service_account",
+            attachments.c.principal_id.in_(ids),
+        )
+        .order_by(attachments.c.created_at, attachments.c.policy_arn)
+    ).all()
+    by_id: dict[str, list[str]] = {}
+    for principal_id, arn in found:
+        by_id.setdefault(principal_id, []).append(arn)
+    return by_id
+
+
+def _principal_id(row: Any) -> str:
+    return str(row.service_account_id or row.id)
+
+
+def _shown(row: Any, policy_arns: Sequence[str]) -> dict[str, Any]:
+    """The extension block of a key row: its restrictions as the service account and key objects show them."""
+    permissions = row.permissions or {}
+    mode = permissions.get("mode", "all")
+    return {
+        "permissions": mode,
+        "scopes": permissions.get("scopes") if mode != "all" else None,
+        "resources": permissions.get("resources"),
+        "allowed_models": row.allowed_models,
+        "rpm_limit": row.rpm_limit,
+        "tpm_limit": row.tpm_limit,
+        "expires_at": row.expires_at,
+        "policy_arns": list(policy_arns),
+    }
 
 
 def _owner(row: Any) -> dict[str, Any]:
@@ -156,7 +257,7 @@ def _owner(row: Any) -> dict[str, Any]:
     return {"type": "service_account", "service_account": account}
 
 
-def _api_key(row: Any) -> ApiKey:
+def _api_key(row: Any, policies: dict[str, list[str]]) -> ApiKey:
     return ApiKey(
         redacted_value=row.redacted_value,
         name=row.name,
@@ -164,6 +265,7 @@ def _api_key(row: Any) -> ApiKey:
         last_used_at=row.last_used_at,
         id=row.id,
         owner=_owner(row),
+        **_shown(row, policies.get(_principal_id(row), [])),
     )
 
 
@@ -175,7 +277,8 @@ def list_api_keys(ctx: AppContext, project_id: str, *, after: str | None, limit:
     with ctx.store.begin() as conn:
         _require_project(conn, project_id)
         rows, has_more = _keyset_page(conn, api_keys, _live_keys(project_id), after=after, limit=limit)
-    data = [_api_key(r) for r in rows]
+        policies = _policies_of(conn, project_id, rows)
+    data = [_api_key(r, policies) for r in rows]
     return Page[ApiKey].of(data, has_more=has_more)
 
 
@@ -189,7 +292,8 @@ def _require_key(conn: sa.Connection, project_id: str, key_id: str) -> Any:
 
 def get_api_key(ctx: AppContext, project_id: str, key_id: str) -> ApiKey:
     with ctx.store.begin() as conn:
-        return _api_key(_require_key(conn, project_id, key_id))
+        row = _require_key(conn, project_id, key_id)
+        return _api_key(row, _policies_of(conn, project_id, [row]))
 
 
 def delete_api_key(ctx: AppContext, project_id: str, key_id: str) -> ApiKeyDeleted:
@@ -204,8 +308,13 @@ def delete_api_key(ctx: AppContext, project_id: str, key_id: str) -> ApiKeyDelet
     return ApiKeyDeleted(id=key_id)
 
 
-def _service_account(row: Any) -> ServiceAccount:
-    return ServiceAccount(id=row.service_account_id, name=row.name, created_at=row.created_at)
+def _service_account(row: Any, policies: dict[str, list[str]]) -> ServiceAccount:
+    return ServiceAccount(
+        id=row.service_account_id,
+        name=row.name,
+        created_at=row.created_at,
+        **_shown(row, policies.get(_principal_id(row), [])),
+    )
 
 
 def _accounts(project_id: str) -> list[Any]:
@@ -218,7 +327,8 @@ def list_service_accounts(ctx: AppContext, project_id: str, *, after: str | None
         rows, has_more = _keyset_page(
             conn, api_keys, _accounts(project_id), after=after, limit=limit, id_column="service_account_id"
         )
-    data = [_service_account(r) for r in rows]
+        policies = _policies_of(conn, project_id, rows)
+    data = [_service_account(r, policies) for r in rows]
     return Page[ServiceAccount].of(data, has_more=has_more)
 
 
@@ -234,7 +344,8 @@ def _require_account(conn: sa.Connection, project_id: str, account_id: str) -> A
 
 def get_service_account(ctx: AppContext, project_id: str, account_id: str) -> ServiceAccount:
     with ctx.store.begin() as conn:
-        return _service_account(_require_account(conn, project_id, account_id))
+        row = _require_account(conn, project_id, account_id)
+        return _service_account(row, _policies_of(conn, project_id, [row]))
 
 
 def delete_service_account(ctx: AppContext, project_id: str, account_id: str) -> ServiceAccountDeleted:
