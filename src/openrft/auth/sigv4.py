@@ -9,7 +9,9 @@ from `X-Amz-Content-SHA256` or the body), derives the signing key from the secre
 signatures in constant time. A request dated more than 15 minutes away from now is refused, as AWS does.
 
 Both failures are 403 like AWS: `InvalidSignatureException` for a bad signature or date,
-`UnrecognizedClientException` for an unknown or revoked key.
+`UnrecognizedClientException` for an unknown or revoked key. Temporary credentials (an `ASIA...` key
+id from STS) come with their session token in `X-Amz-Security-Token`, which the key lookup checks;
+a session past its expiry is `ExpiredToken`.
 """
 
 from __future__ import annotations
@@ -26,7 +28,13 @@ from urllib.parse import quote, unquote
 from cryptography.fernet import InvalidToken
 
 from openrft.auth.keys import Principal
-from openrft.errors import AuthenticationFailed, IncompleteSignature, InvalidSignature, UnrecognizedClient
+from openrft.errors import (
+    AuthenticationFailed,
+    ExpiredToken,
+    IncompleteSignature,
+    InvalidSignature,
+    UnrecognizedClient,
+)
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW_S = 15 * 60
@@ -171,7 +179,10 @@ class SignedRequest:
     body: bytes
 
 
-SecretLookup = Callable[[str], tuple[Principal, str]]  # key id -> (principal, secret); AuthenticationFailed
+# (key id[, security token]) -> (principal, secret); AuthenticationFailed, or ExpiredToken for temporary
+# credentials past their time. The token (`X-Amz-Security-Token`, sent with `ASIA...` session keys) is
+# passed only when the request carries one, so a lookup of long-term keys may take the key id alone.
+SecretLookup = Callable[..., tuple[Principal, str]]
 
 
 def verify(request: SignedRequest, lookup: SecretLookup, *, now: datetime | None = None) -> Principal:
@@ -183,8 +194,11 @@ def verify(request: SignedRequest, lookup: SecretLookup, *, now: datetime | None
     auth = parse_authorization(first.get("authorization", ""))
     amz_date = first.get("x-amz-date") or _from_http_date(first.get("date", ""))
     check_date(amz_date, auth, now)
+    token = first.get("x-amz-security-token")
     try:
-        principal, secret = lookup(auth.key_id)
+        principal, secret = lookup(auth.key_id) if token is None else lookup(auth.key_id, token)
+    except ExpiredToken:  # only a caller holding the session's real token learns that it expired
+        raise
     except (AuthenticationFailed, InvalidToken, TypeError) as exc:  # unknown, revoked, or no usable secret
         raise UnrecognizedClient(BAD_TOKEN) from exc
     body_hash = hashlib.sha256(request.body).hexdigest()

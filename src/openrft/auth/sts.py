@@ -265,8 +265,14 @@ def principal_for_session_token(store: Store, token: str) -> Principal:
 
 def revoke_sessions(conn: sa.Connection, *, project_id: str, role_id: str) -> int:
     """Revoke every live session of a role; returns how many."""
-    live = [sessions_t.c.project_id == project_id, sessions_t.c.role_id == role_id, sessions_t.c.revoked_at.is_(None)]
-    return int(conn.execute(sessions_t.update().where(*live).values(revoked_at=now_s())).rowcount)
+    now = now_s()
+    live = [
+        sessions_t.c.project_id == project_id,
+        sessions_t.c.role_id == role_id,
+        sessions_t.c.revoked_at.is_(None),
+        sessions_t.c.expires_at > now,
+    ]
+    return int(conn.execute(sessions_t.update().where(*live).values(revoked_at=now)).rowcount)
 
 
 def caller_identity(store: Store, principal: Principal) -> dict[str, str]:

@@ -1,0 +1,1 @@
+"""AWS query protocol (IAM, STS) at `POST /`."""

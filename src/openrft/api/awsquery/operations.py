@@ -1,0 +1,78 @@
+"""One query-protocol operation: the IAM action it is, the resource it acts on, and what it does.
+
+`run_operation` is the whole life of one call once the caller is known: name the resource, decide the
+action on it (`openrft.api.authz.check`: scopes, rate limit, policies, the audit record of the
+decision), run it, and record a mutation in the audit trail in the same transaction as the change.
+Blocking (database): the router calls it in a worker thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from openrft.api.awsquery.access import CallerInfo, check
+from openrft.auth import audit
+from openrft.auth.keys import Principal
+from openrft.context import AppContext
+from openrft.errors import InvalidRequest
+
+
+@dataclass(frozen=True)
+class OpCall:
+    ctx: AppContext
+    principal: Principal
+    params: Mapping[str, Any]
+    info: CallerInfo
+
+    @property
+    def project_id(self) -> str:
+        return self.principal.project_id
+
+
+@dataclass(frozen=True)
+class Operation:
+    """`action` None: no permission needed (GetCallerIdentity); `checks_itself`: `run` decides (AssumeRole)."""
+
+    action: str | None
+    resource: Callable[[OpCall], str]
+    run: Callable[[OpCall], dict[str, Any]]
+    event: str | None = None  # the audit type of a mutation ("iam.role.created"); None for a read
+    keys: Callable[[OpCall], Mapping[str, Sequence[str]]] | None = None  # the action's own condition keys
+    unsupported: tuple[str, ...] = ()  # input members openrft does not implement: refused when given
+    checks_itself: bool = False
+    details: Callable[[OpCall], Mapping[str, Any]] | None = field(default=None)
+
+
+def refuse_unsupported(op: Operation, params: Mapping[str, Any]) -> None:
+    given = [name for name in op.unsupported if name in params]
+    if given:
+        raise InvalidRequest(f"{given[0]} is not supported by openrft.", param=given[0], code="InvalidInput")
+
+
+def run_operation(op: Operation, call: OpCall) -> dict[str, Any]:
+    refuse_unsupported(op, call.params)
+    resource = op.resource(call)
+    if op.action is not None and not op.checks_itself:
+        keys = op.keys(call) if op.keys else None
+        check(call.ctx, call.principal, call.info, op.action, resource, keys=keys)
+    if op.event is None:
+        return op.run(call)
+    event = audit.AuditEvent(
+        type=op.event,
+        project_id=call.project_id,
+        actor=call.principal,
+        source_ip=call.info.source_ip,
+        user_agent=call.info.user_agent,
+        action=op.action,
+        resource=resource,
+        outcome="succeeded",
+        request_id=call.info.request_id,
+        details=op.details(call) if op.details else None,
+    )
+    with audit.on_next_write(event) as pending:
+        result = op.run(call)
+    if not pending.recorded:
+        audit.record_now(call.ctx.store, event)
+    return result

@@ -1,0 +1,1 @@
+"""The organization API for IAM roles and policies (admin key)."""
