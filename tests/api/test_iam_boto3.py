@@ -14,12 +14,15 @@ from typing import Any
 import botocore.exceptions
 import httpx
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from openrft.cli.common import make_config
 from openrft.cli.iam import policies_app, roles_app
+from openrft.context import build_context
 from openrft.functions.arn import account_id
 from openrft.settings import Settings
+from openrft.store import schema
 from tests.api import aws_clients
 from tests.api.aws_clients import admin_headers, client, error_of, restrict, service_account_key
 from tests.conftest import LiveServer
@@ -317,3 +320,28 @@ def test_organization_api_and_cli(server: LiveServer, iam: Any) -> None:
     assert out.exit_code == 1 and "409" in out.output  # still attached
     out = runner.invoke(roles_app, ["delete", "judge"], obj=config)
     assert out.exit_code == 1 and "detach" in out.output
+
+
+def test_mutations_are_audited_with_the_change(server: LiveServer, iam: Any) -> None:
+    key = service_account_key(server, "ops")
+    ops = client("iam", server, key["id"], key["value"])
+    arn = make_role(ops)["Arn"]
+    ops.put_role_policy(RoleName="reward-exec", PolicyName="invoke", PolicyDocument=json.dumps(INVOKE_ANY))
+    ops.get_role(RoleName="reward-exec")  # a read: its decision is audited by authorization, no mutation row
+    with pytest.raises(ops.exceptions.NoSuchEntityException):
+        ops.delete_role_policy(RoleName="reward-exec", PolicyName="absent")  # failed: nothing changed, no row
+    ctx = build_context(server.settings)
+    try:
+        with ctx.store.begin() as conn:
+            audit = schema.audit_log.c
+            rows = conn.execute(
+                sa.select(audit.type, audit.key_id, audit.resource, audit.outcome, audit.action)
+                .where(audit.type.like("iam.%"))
+                .order_by(audit.seq)
+            ).all()
+    finally:
+        ctx.store.dispose()
+    assert [tuple(r) for r in rows] == [
+        ("iam.role.created", key["id"], arn, "succeeded", "iam:CreateRole"),
+        ("iam.role.policy_put", key["id"], arn, "succeeded", "iam:PutRolePolicy"),
+    ]
