@@ -104,6 +104,21 @@ def test_boto3_reaches_the_lambda_api_with_the_endpoint_variables(pool: SandboxP
     assert got == {"functions": [], "endpoint": INSIDE_URL}
 
 
+def test_python_graders_have_no_relay(pool: SandboxPool) -> None:
+    source = """
+    import socket
+    def grade(sample, item):
+        try:
+            socket.create_connection(("127.0.0.1", 9001), timeout=2).close()
+            return 1.0
+        except OSError:
+            return 0.0
+    """
+    result = pool.invoke(bundle(source, name="grader.py"), entry="grader.grade", payload=[[{}, {}]], limits=LIMITS,
+                         kind="python_grader")  # fmt: skip
+    assert value(result) == [{"ok": True, "value": 0.0, "error": None, "error_type": None, "traceback": None}]
+
+
 def test_wrong_key_through_the_relay_is_the_api_s_401(pool: SandboxPool) -> None:
     source = """
     import urllib.request, urllib.error

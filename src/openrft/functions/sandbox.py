@@ -5,7 +5,8 @@ Threat model
 The code comes from a member of a project: untrusted Python that may be buggy or hostile. Run inside
 the sandbox, it must not
 
-1. reach the network, but for this server's API through the relay (``relay.py``): the code sees the
+1. reach the network, but for this server's API through the relay (``relay.py``; Lambda handlers only:
+   OpenAI-style python graders have no network at all, as on OpenAI): the code sees the
    API at ``http://127.0.0.1:9001`` and nothing else (no other host, no other port of this host, no
    UDP, no local service); what it sends is carried only to the API's host and port
    (``Settings.api_url``), where its requests are authorized like any other (with the credentials of
@@ -220,7 +221,7 @@ class SandboxPool:
             "max_output_bytes": limits.max_output_bytes,
         }
         try:
-            worker, cold = self._acquire(bundle, limits)
+            worker, cold = self._acquire(bundle, limits, networked=kind == "lambda")
         except WorkerDied as exc:
             return InvocationResult(ok=False, error=exc.error, duration_s=time.monotonic() - started, cold_start=True)
         try:
@@ -264,8 +265,13 @@ class SandboxPool:
                                 log_tail=log_tail, duration_s=time.monotonic() - started, cold_start=cold,
                                 worker_pid=worker.pid)  # fmt: skip
 
-    def _acquire(self, bundle: CodeBundle, limits: Limits) -> tuple[Worker, bool]:
-        wkey = (bundle.key, limits.memory_mb, limits.max_processes, limits.max_output_bytes, limits.tmp_mb)
+    def _acquire(self, bundle: CodeBundle, limits: Limits, *, networked: bool) -> tuple[Worker, bool]:
+        """An idle worker of this bundle and limits, or a new one; only Lambda handlers get the relay.
+
+        OpenAI's python graders have no network at all, so theirs is a worker without one.
+        """
+        wkey = (bundle.key, limits.memory_mb, limits.max_processes, limits.max_output_bytes, limits.tmp_mb,
+                networked)  # fmt: skip
         evicted: Worker | None = None
         with self._cond:
             while True:
@@ -282,7 +288,7 @@ class SandboxPool:
                         evicted = min(spare, key=lambda w: w.last_used)
                         self._workers.remove(evicted)
                 if len(self._workers) < self.max_workers:
-                    worker = self._new_worker(wkey, bundle, limits)
+                    worker = self._new_worker(wkey, bundle, limits, networked)
                     self._workers.append(worker)
                     break
                 self._cond.wait(timeout=1.0)
@@ -297,7 +303,7 @@ class SandboxPool:
             raise
         return worker, True
 
-    def _new_worker(self, wkey: tuple[Any, ...], bundle: CodeBundle, limits: Limits) -> Worker:
+    def _new_worker(self, wkey: tuple[Any, ...], bundle: CodeBundle, limits: Limits, networked: bool) -> Worker:
         name = f"w{next(self._serial)}-{uuid.uuid4().hex[:8]}"
         drop_uid = self._free_uid() if self.mode == "rlimits" and fallback_uid_drop_possible() else None
         if drop_uid is None:
@@ -307,7 +313,8 @@ class SandboxPool:
             workdir = Path(tempfile.mkdtemp(prefix=f"{self._root.name}.{name}-", dir=self._root.parent))
         spec = WorkerSpec(mode=self.mode, limits=limits, code_dir=workdir / "task", scratch_dir=workdir / "tmp",
                           drop_uid=drop_uid)  # fmt: skip
-        worker = Worker(wkey=wkey, spec=spec, workdir=workdir, name=name, relay=self.relay)
+        relay = self.relay if networked else None
+        worker = Worker(wkey=wkey, spec=spec, workdir=workdir, name=name, relay=relay)
         worker.busy = True
         return worker
 
