@@ -223,7 +223,9 @@ def role_by_id(conn: sa.Connection, role_id: str) -> Role | None:
 
 def list_roles(conn: sa.Connection, project_id: str, *, path_prefix: str = "/") -> list[Role]:
     """The project's roles under `path_prefix`, in name order."""
-    query = sa.select(roles_t).where(roles_t.c.project_id == project_id, roles_t.c.path.startswith(path_prefix))
+    query = sa.select(roles_t).where(
+        roles_t.c.project_id == project_id, roles_t.c.path.startswith(path_prefix, autoescape=True)
+    )
     return [_role(r) for r in conn.execute(query.order_by(roles_t.c.name))]
 
 

@@ -9,7 +9,7 @@ Blocking (database): the router calls it in a worker thread.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from openrft.api.awsquery.access import CallerInfo, check
@@ -42,7 +42,6 @@ class Operation:
     keys: Callable[[OpCall], Mapping[str, Sequence[str]]] | None = None  # the action's own condition keys
     unsupported: tuple[str, ...] = ()  # input members openrft does not implement: refused when given
     checks_itself: bool = False
-    details: Callable[[OpCall], Mapping[str, Any]] | None = field(default=None)
 
 
 def refuse_unsupported(op: Operation, params: Mapping[str, Any]) -> None:
@@ -69,7 +68,7 @@ def run_operation(op: Operation, call: OpCall) -> dict[str, Any]:
         resource=resource,
         outcome="succeeded",
         request_id=call.info.request_id,
-        details=op.details(call) if op.details else None,
+        details=None,
     )
     with audit.on_next_write(event) as pending:
         result = op.run(call)
