@@ -78,25 +78,26 @@ Modes (``detect_mode``, probed once per process)
   ordinary user where possible.
 * ``rlimits`` (fallback where user namespaces are forbidden, e.g. Docker's default seccomp profile): the
   launcher runs directly, in its own session, with the same rlimits, a private scratch ``TMPDIR``,
-  Landlock (file access limited to the Python installation, the code and the scratch dir, so the host's
-  ``/dev/shm`` is out of reach: POSIX shared memory fails, as on AWS Lambda; TCP bind/connect denied
-  from ABI 4; signals and abstract UNIX sockets scoped from ABI 6), a seccomp filter when ``pyseccomp``
-  is importable (no non-UNIX sockets: covers UDP; no ptrace, bpf, io_uring, namespaces, mount,
-  keyctl...), cgroups when root, and a uid drop to a per-slot uid when root and the interpreter is
-  world-readable (else, as root, the launcher drops every capability). The relay: a TCP connect from
-  Python's ``socket`` module to 127.0.0.1:9001 is turned into a connect to the relay's Unix socket in
-  the worker's folder; any other TCP address fails with EPERM, and every non-UNIX socket is refused by
-  seccomp (so code that does not go through Python's ``socket`` class, a C library or a ``curl``
-  subprocess, has no network at all). The server makes itself non-dumpable in this mode, so its
-  /proc/<pid>/environ, maps and fds are closed to the code. Processes the code starts are swept by the
-  launcher (their subreaper) after each call and on a timeout (SIGTERM, then SIGKILL of the group). It
-  does NOT hide the host's process list, give a private ``/tmp``, or isolate IPC; it is chosen only when
-  Landlock and a network filter exist (``doctor`` says which layers are active); as an ordinary user
-  without a cgroup, ``RLIMIT_NPROC`` counts all of that user's processes; the scratch dir is on the
-  host's disk, so ``RLIMIT_FSIZE`` caps each file, not the total. Nor does it hide, without the uid
-  drop: the /proc files of other processes of the server's user that are dumpable (the shell that
-  started the server: its environment; another function's worker), or the host's pathname UNIX sockets
-  (Landlock governs their connect only from ABI 9), which file permissions alone then guard.
+  Landlock (file access limited to the Python installation, the code, the scratch dir and the public CA
+  certificates in /etc/ssl/certs, which HTTP clients load, so the host's ``/dev/shm`` is out of reach:
+  POSIX shared memory fails, as on AWS Lambda; TCP bind/connect denied from ABI 4; signals and abstract
+  UNIX sockets scoped from ABI 6), a seccomp filter when ``pyseccomp`` is importable (no non-UNIX
+  sockets: covers UDP; no ptrace, bpf, io_uring, namespaces, mount, keyctl...), cgroups when root, and a
+  uid drop to a per-slot uid when root and the interpreter is world-readable (else, as root, the
+  launcher drops every capability). The relay: a TCP connect from Python's ``socket`` module to
+  127.0.0.1:9001 is turned into a connect to the relay's Unix socket in the worker's folder; any other
+  TCP address fails with EPERM, and every non-UNIX socket is refused by seccomp (so code that does not
+  go through Python's ``socket`` class, a C library or a ``curl`` subprocess, has no network at all).
+  The server makes itself non-dumpable in this mode, so its /proc/<pid>/environ, maps and fds are closed
+  to the code. Processes the code starts are swept by the launcher (their subreaper) after each call and
+  on a timeout (SIGTERM, then SIGKILL of the group). It does NOT hide the host's process list, give a
+  private ``/tmp``, or isolate IPC; it is chosen only when Landlock and a network filter exist
+  (``doctor`` says which layers are active); as an ordinary user without a cgroup, ``RLIMIT_NPROC``
+  counts all of that user's processes; the scratch dir is on the host's disk, so ``RLIMIT_FSIZE`` caps
+  each file, not the total. Nor does it hide, without the uid drop: the /proc files of other processes
+  of the server's user that are dumpable (the shell that started the server: its environment; another
+  function's worker), or the host's pathname UNIX sockets (Landlock governs their connect only from ABI
+  9), which file permissions alone then guard.
 * ``unavailable``: neither works; ``invoke`` raises ``SandboxUnavailable`` ("refusing to run user
   code: no sandbox available (...)").
 
