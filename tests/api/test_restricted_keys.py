@@ -166,6 +166,16 @@ def test_customer_managed_policy_of_the_project(live_server: LiveServer) -> None
     assert attachments_of(live_server, account["id"]) == sorted([arn, FULL_ACCESS_POLICY_ARN])
 
 
+def test_deleting_a_key_or_its_account_detaches_its_policies(live_server: LiveServer) -> None:
+    by_account = make_key(live_server, policy_arns=[INFERENCE_ONLY])
+    by_key = make_key(live_server, policy_arns=[INFERENCE_ONLY])
+    with admin(live_server) as http:
+        assert http.delete(f"/projects/proj_default/service_accounts/{by_account['id']}").status_code == 200
+        assert http.delete(f"/projects/proj_default/api_keys/{by_key['api_key']['id']}").status_code == 200
+    assert attachments_of(live_server, by_account["id"]) == []
+    assert attachments_of(live_server, by_key["id"]) == []
+
+
 # -- validation: 400 in OpenAI's shape naming the field, nothing created -------------------------------
 
 OTHER_ACCOUNT_ARN = "arn:aws:iam::000000000000:policy/Elsewhere"
@@ -191,6 +201,7 @@ OTHER_ACCOUNT_ARN = "arn:aws:iam::000000000000:policy/Elsewhere"
         ({"expires_at": 10**15}, "expires_at"),
         ({"expires_at": 4_000_000_000, "expires_in_s": 60}, "expires_in_s"),
         ({"policy_arns": ["OpenRFTFullAccess"]}, "policy_arns.0"),
+        ({"policy_arns": ["arn:aws:iam::aws:policy/NoSuchPolicy"]}, "policy_arns.0"),
         ({"policy_arns": [FULL_ACCESS_POLICY_ARN, OTHER_ACCOUNT_ARN]}, "policy_arns.1"),
         ({"policy_arns": ["arn:aws:iam::{account}:policy/Missing"]}, "policy_arns.0"),
         ({"policy_arns": FULL_ACCESS_POLICY_ARN}, "policy_arns"),

@@ -8,13 +8,13 @@ admin key lives in the environment and cannot be deleted through the API.
 A key is created with restrictions (openrft's extension, see schemas.py): its permissions become scope
 strings (openrft.auth.scopes) stored with the mode and the levels in `api_keys.permissions`, next to the
 allowed models, the per-minute limits and the expiry; its identity policies are attached to its service
-account in `iam_attachments`. The request path enforces them (openrft.api.authz); this module only
-validates and records them, and shows them on the service account and API key objects.
+account in `iam_attachments` and detached when the key is revoked. The request path enforces them
+(openrft.api.authz); this module only validates and records them, and shows them on the service account
+and API key objects.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +31,7 @@ from openrft.api.organization.schemas import (
     ServiceAccountCreated,
     ServiceAccountDeleted,
 )
+from openrft.auth import iam
 from openrft.auth.keys import ADMIN_KEY_ID, DEFAULT_PROJECT_ID, create_key
 from openrft.auth.scopes import scopes_for
 from openrft.context import AppContext
@@ -44,8 +45,6 @@ MAX_LIST_LIMIT = 100
 projects = schema.projects
 api_keys = schema.api_keys
 attachments = schema.iam_attachments
-# arn:aws:iam::<account or "aws">:policy<path><name>, as IAM spells a managed policy's ARN.
-POLICY_ARN = re.compile(r"^arn:aws:iam::(aws|[0-9]{12}):policy(/[\x21-\x7e]*)?/[\w+=,.@-]{1,128}$")
 
 
 def _keyset_page(
@@ -181,25 +180,14 @@ def _restrictions(body: ServiceAccountCreate) -> dict[str, Any]:
 
 
 def _check_policies(conn: sa.Connection, project_id: str, arns: Sequence[str]) -> list[str]:
-    """`arns` without repeats, each an AWS managed policy or a customer managed one of this project."""
-    account = account_of(project_id)
+    """`arns` without repeats, each an AWS managed policy openrft knows or a customer managed one of this project."""
     for i, arn in enumerate(arns):
-        match = POLICY_ARN.match(arn)
-        if match is None:
+        if iam.find_policy(conn, project_id, arn) is None:
             raise InvalidRequest(
-                f"policy_arns.{i}: {arn!r} is not a policy ARN (arn:aws:iam::aws:policy/<name> or "
-                f"arn:aws:iam::{account}:policy/<name>).",
+                f"policy_arns.{i}: no policy {arn!r} to attach (AWS managed: arn:aws:iam::aws:policy/<name>; "
+                f"this project's own: arn:aws:iam::{account_of(project_id)}:policy/<path><name>).",
                 param=f"policy_arns.{i}",
             )
-        if match.group(1) == "aws":
-            continue  # the managed policies live in code: openrft.auth.iam resolves (or refuses) the name
-        known = conn.execute(
-            sa.select(schema.iam_policies.c.id).where(
-                schema.iam_policies.c.project_id == project_id, schema.iam_policies.c.arn == arn
-            )
-        ).first()
-        if match.group(1) != account or known is None:
-            raise InvalidRequest(f"policy_arns.{i}: no policy {arn} in project {project_id}.", param=f"policy_arns.{i}")
     return list(dict.fromkeys(arns))
 
 
@@ -305,7 +293,13 @@ def delete_api_key(ctx: AppContext, project_id: str, key_id: str) -> ApiKeyDelet
                 param="key_id",
             )
         conn.execute(api_keys.update().where(api_keys.c.id == key_id).values(revoked_at=now_s()))
+        _forget_policies(conn, row)
     return ApiKeyDeleted(id=key_id)
+
+
+def _forget_policies(conn: sa.Connection, row: Any) -> None:
+    """Detach the policies of a revoked key's account, so none stays attached to a dead principal."""
+    iam.detach_all(conn, project_id=row.project_id, principal_type="service_account", principal_id=_principal_id(row))
 
 
 def _service_account(row: Any, policies: dict[str, list[str]]) -> ServiceAccount:
@@ -349,9 +343,10 @@ def get_service_account(ctx: AppContext, project_id: str, account_id: str) -> Se
 
 
 def delete_service_account(ctx: AppContext, project_id: str, account_id: str) -> ServiceAccountDeleted:
-    """Delete a service account: its key is revoked."""
+    """Delete a service account: its key is revoked, its policies detached."""
     with ctx.store.begin_immediate() as conn:
-        _require_account(conn, project_id, account_id)
+        row = _require_account(conn, project_id, account_id)
+        _forget_policies(conn, row)
         conn.execute(
             api_keys.update()
             .where(*_accounts(project_id), api_keys.c.service_account_id == account_id)
