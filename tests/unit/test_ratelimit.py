@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import threading
+from dataclasses import dataclass
 
 import pytest
 
@@ -186,10 +188,16 @@ def test_thread_safe_under_contention() -> None:
     assert len(admitted) == 50
 
 
-def test_one_limiter_per_owner() -> None:
-    class Owner:
-        pass
+def test_one_limiter_per_owner_even_unhashable() -> None:
+    @dataclass
+    class Owner:  # like AppContext: an eq dataclass, so unhashable
+        name: str
 
-    first, second = Owner(), Owner()
+    first, second = Owner("a"), Owner("a")
     assert limiter_for(first) is limiter_for(first)
     assert limiter_for(first) is not limiter_for(second)
+    limiter_for(first).check_request(key(rpm=1))
+    del first
+    gc.collect()
+    third = Owner("a")  # may reuse the id of the first: it must not inherit its buckets
+    assert limiter_for(third).check_request(key(rpm=1))["x-ratelimit-remaining-requests"] == "0"

@@ -132,17 +132,24 @@ class RateLimiter:
             bucket.level -= tokens
 
 
-_LIMITERS: weakref.WeakKeyDictionary[object, RateLimiter] = weakref.WeakKeyDictionary()
+# By id: an AppContext is an eq dataclass, so unhashable; the entry goes when its owner does.
+_LIMITERS: dict[int, RateLimiter] = {}
 _LIMITERS_LOCK = threading.Lock()
 
 
 def limiter_for(owner: object) -> RateLimiter:
     """The one limiter of `owner` (the process's AppContext), made on first use and gone with it."""
     with _LIMITERS_LOCK:
-        limiter = _LIMITERS.get(owner)
+        limiter = _LIMITERS.get(id(owner))
         if limiter is None:
-            limiter = _LIMITERS[owner] = RateLimiter()
+            limiter = _LIMITERS[id(owner)] = RateLimiter()
+            weakref.finalize(owner, _forget, id(owner))
         return limiter
+
+
+def _forget(owner_id: int) -> None:
+    with _LIMITERS_LOCK:
+        _LIMITERS.pop(owner_id, None)
 
 
 def _headers(requests: Bucket | None, tokens: Bucket | None) -> dict[str, str]:
