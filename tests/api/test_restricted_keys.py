@@ -349,6 +349,15 @@ def test_third_request_over_rpm_2_is_429_with_headers(live_server: LiveServer) -
 
 
 @needs_wiring
+def test_admitted_requests_carry_the_ratelimit_headers(live_server: LiveServer) -> None:
+    client = sdk(live_server, make_key(live_server, rpm_limit=2, tpm_limit=1000))
+    headers = client.models.with_raw_response.list().headers
+    assert headers["x-ratelimit-limit-requests"] == "2" and headers["x-ratelimit-remaining-requests"] == "1"
+    assert headers["x-ratelimit-limit-tokens"] == "1000" and headers["x-ratelimit-remaining-tokens"] == "1000"
+    assert headers["x-ratelimit-reset-tokens"] == "0s" and "retry-after" not in headers
+
+
+@needs_wiring
 def test_tokens_per_minute_are_charged_with_usage(live_server: LiveServer, tiny: TinyModels) -> None:
     client = sdk(live_server, make_key(live_server, tpm_limit=20))
     out = client.chat.completions.create(

@@ -114,6 +114,14 @@ def test_scope_of_the_contracts_actions() -> None:
         scope_of("files:Frobnicate")
 
 
+def test_every_query_operation_has_a_scope() -> None:
+    from openrft.api.awsquery.router import OPERATIONS
+
+    actions = {op.action for ops in OPERATIONS.values() for op in ops.values() if op.action is not None}
+    assert {"iam:CreateRole", "sts:AssumeRole"} <= actions
+    assert {a: scope_of(a) for a in actions if a not in SCOPE_OF} == {}  # each named in the table itself
+
+
 def test_every_scope_in_the_table_is_one_a_level_grants() -> None:
     granted = {s for levels in LEVELS.values() for scopes in levels.values() for s in scopes}
     assert {s for s in SCOPE_OF.values() if s is not None} == granted

@@ -79,7 +79,8 @@ SCOPE_OF: dict[str, str | None] = {
     **_each(
         "iam",
         IAM_READ,
-        "GetRole ListRoles GetRolePolicy ListRolePolicies ListAttachedRolePolicies GetPolicy ListPolicies",
+        "GetRole ListRoles GetRolePolicy ListRolePolicies ListAttachedRolePolicies GetPolicy GetPolicyVersion "
+        "ListPolicies",
     ),
     "iam:PassRole": None,
     "sts:AssumeRole": IAM_WRITE,
