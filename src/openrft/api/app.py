@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from openrft import __version__
+from openrft.api.authz import index_routes
 from openrft.api.bodylimits import JSONBodyLimits
 from openrft.api.chat.router import router as chat_router
 from openrft.api.console.pages import HERE as CONSOLE_DIR
@@ -29,6 +30,7 @@ from openrft.api.models.router import router as models_router
 from openrft.api.openapi import aws_errors, build_openapi, openai_errors
 from openrft.api.organization.router import router as organization_router
 from openrft.api.preflight.router import router as preflight_router
+from openrft.api.requestid import RequestId
 from openrft.api.reviews.router import router as reviews_router
 from openrft.context import build_context
 from openrft.functions.sandbox import sandbox_log_line
@@ -69,6 +71,7 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool | None
     app.state.ctx = ctx
     install_error_handlers(app)
     app.add_middleware(JSONBodyLimits)  # deep or non-finite JSON: a 400, before any route parses it
+    app.add_middleware(RequestId)  # outermost: every answer, errors included, names its request
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, str]:
@@ -91,4 +94,5 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool | None
     app.include_router(console_router)  # the console's pages: /, /signin, /jobs, ...
     app.mount("/static", StaticFiles(directory=CONSOLE_DIR / "static"), name="console-static")
     app.openapi = partial(build_openapi, app)  # type: ignore[method-assign]
+    app.state.authz_rules = index_routes(app)  # every route's action; a route without one fails here
     return app

@@ -16,6 +16,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
+from openrft.api import authz
 from openrft.auth import sigv4
 from openrft.auth.keys import Principal, act_in_project, authenticate_bearer, record_use, secret_for_key_id
 from openrft.auth.sessions import Session, check_csrf, read_session
@@ -74,6 +75,9 @@ async def get_principal(
     principal = await authenticate(request, ctx, bearer, signature)
     if project := request.headers.get(PROJECT_HEADER, "").strip():  # OpenAI(project=...) sends it
         principal = await run_in_threadpool(act_in_project, ctx.store, principal, project)
+    rule = authz.rule_of(request)
+    body = await authz.body_json(request) if isinstance(rule, authz.Rule) and rule.needs_body else None
+    await run_in_threadpool(authz.authorize, ctx, request, principal, body)  # the route's action, or 401/403/429
     return principal
 
 

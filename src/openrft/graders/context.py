@@ -95,6 +95,17 @@ class GradingContext:
     python_memory_mb: int = 2048
     judge_cache: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    identity: dict[str, Any] | None = None  # a job's identity: its grader calls are authorized as it
+
+    def authorize(self, grader: dict[str, Any]) -> None:
+        """AccessDenied unless the job's identity may make the calls `grader` makes (no identity: no check)."""
+        if self.identity is None or self.store is None:
+            return
+        from openrft.auth import identity
+
+        with self.store.begin() as conn:
+            acting = identity.principal_for(conn, self.project_id, self.identity)
+            identity.require_calls(conn, acting, list(identity.grader_calls(self.project_id, grader)))
 
     @property
     def egress(self) -> EgressPolicy:

@@ -151,6 +151,7 @@ def grade_batch(
     if len(samples) != len(items) or (messages is not None and len(messages) != len(samples)):
         raise ValueError("samples, items (and messages) must have the same length")
     model = typed(grader)
+    ctx.authorize(model.model_dump(by_alias=True, exclude_none=True))  # a job's identity: AccessDenied if revoked
     envs = [
         build_env(smp, itm, messages[i] if messages else None)
         for i, (smp, itm) in enumerate(zip(samples, items, strict=True))

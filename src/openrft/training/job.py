@@ -48,6 +48,7 @@ class Job:
     eval_id: str | None = None  # the linked eval; None for a job created before linked evals
     criteria: list[dict[str, Any]] = field(default_factory=list)  # its testing criteria: "reward", then the guards
     penalty_metrics: list[str] | None = None  # method.reinforcement.penalty_metrics (None: the Metric-type ones)
+    identity: dict[str, Any] | None = None  # who its grader calls act as (openrft.auth.identity); None: before m005
 
     @property
     def guards(self) -> list[dict[str, Any]]:
@@ -100,4 +101,5 @@ def prepare(handle: JobHandle, settings: Settings, store: Store) -> Job:
         eval_id=row.get("eval_id") if criteria else None,
         criteria=criteria,
         penalty_metrics=reinforcement.get("penalty_metrics"),
+        identity=row.get("identity"),
     )

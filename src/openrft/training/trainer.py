@@ -36,7 +36,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from openrft import hardware
-from openrft.errors import OpenRFTError
+from openrft.errors import AccessDenied, OpenRFTError
 from openrft.jobstate import JobHandle
 from openrft.settings import Settings
 from openrft.store.blobs import BlobStore
@@ -64,7 +64,11 @@ def train(handle: JobHandle, settings: Settings, store: Store, job: Job) -> str:
     spec = LOSSES[hp.loss]
     loss_cfg = LossConfig(kl_beta=hp.kl_beta, completion_budget=hp.completion_budget)
     grading = GradingContext(
-        project_id=job.project_id, settings=settings, store=store, blobs=BlobStore(settings.blobs_dir)
+        project_id=job.project_id,
+        settings=settings,
+        store=store,
+        blobs=BlobStore(settings.blobs_dir),
+        identity=job.identity,  # every grader call is authorized as the job's identity, at every step
     )
     total_steps = hp.total_steps(len(job.train_rows))
     ckpt_root = settings.checkpoints_dir / job.id
@@ -270,6 +274,8 @@ def grade(grader: dict[str, Any], texts: list[str], rows: list[Any], ctx: Any, s
         )
     except GraderValidationError as exc:
         raise JobFailed("invalid_grader", str(exc), "method.reinforcement.grader") from exc
+    except AccessDenied as exc:  # a permission the job's identity had at creation was revoked since
+        raise JobFailed("permission_denied", f"The job's identity may no longer call its grader: {exc}", exc.param) from exc
     except OpenRFTError as exc:  # e.g. the lambda grader's function was deleted
         raise JobFailed("grader_error", f"The grader can't run: {exc}", "method.reinforcement.grader") from exc
 

@@ -25,6 +25,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from openrft import __version__
+from openrft.api import authz
 from openrft.api.deps import SESSION_COOKIE, get_ctx
 from openrft.api.errors import wire_of
 from openrft.auth.keys import act_in_project
@@ -69,7 +70,9 @@ def signed_in(request: Request, ctx: AppContext = Depends(get_ctx)) -> Session:
         session = read_session(ctx.store, token)
     except SessionExpired as exc:
         raise SignInRequired(exc.message) from None
-    return in_chosen_project(ctx, session, request.cookies.get(PROJECT_COOKIE))
+    session = in_chosen_project(ctx, session, request.cookies.get(PROJECT_COOKIE))
+    authz.authorize(ctx, request, session.principal, None)  # the page's read action, as the API would decide it
+    return session
 
 
 def in_chosen_project(ctx: AppContext, session: Session, project_id: str | None) -> Session:

@@ -7,6 +7,7 @@ path may be a name, a partial ARN or an ARN, with an optional `:qualifier`.
 
 from __future__ import annotations
 
+import json
 from functools import partial
 from typing import Any
 
@@ -14,21 +15,26 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from openrft.api import authz
+from openrft.api.authz import RequestInfo
 from openrft.api.deps import get_ctx, get_principal
 from openrft.api.functions import schemas, service
 from openrft.api.functions.schemas import (
+    AddPermissionResponse,
     AliasConfiguration,
     FunctionConfiguration,
     GetFunctionResponse,
+    GetPolicyResponse,
     ListAliasesResponse,
     ListFunctionsResponse,
     ListVersionsByFunctionResponse,
 )
 from openrft.api.openapi import aws_errors, json_body
+from openrft.auth import iam, identity
 from openrft.auth.keys import Principal
 from openrft.context import AppContext
 from openrft.errors import RequestTooLarge
-from openrft.functions import registry
+from openrft.functions import permissions, registry
 from openrft.functions.registry import FunctionSpec
 
 router = APIRouter(prefix="/2015-03-31/functions")
@@ -101,11 +107,13 @@ INVOKE_RESPONSES: dict[int | str, dict[str, Any]] = {
 @router.post("", status_code=201, **_op(FunctionConfiguration, 404, 409, 413, body=schemas.CreateFunctionRequest))
 @router.post("/", status_code=201, include_in_schema=False, **_op(FunctionConfiguration))
 def create_function(
+    request: Request,
     body: bytes = Depends(raw_body),
     principal: Principal = Depends(get_principal),
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
     req = schemas.parse_body(schemas.CreateFunctionRequest, body)
+    pass_execution_role(ctx, principal, RequestInfo.of(request), req.Role)
     if req.PackageType != "Zip":
         raise registry.invalid("Only PackageType Zip is supported.")
     if not req.Runtime or not req.Handler:
@@ -213,11 +221,14 @@ def get_function_configuration(
 )
 def update_function_configuration(
     function_name: str,
+    request: Request,
     body: bytes = Depends(raw_body),
     principal: Principal = Depends(get_principal),
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
     req = schemas.parse_body(schemas.UpdateFunctionConfigurationRequest, body)
+    if req.Role is not None:
+        pass_execution_role(ctx, principal, RequestInfo.of(request), req.Role)
     name = _unqualified(principal, function_name)
     changes: dict[str, Any] = {
         key: value
@@ -393,6 +404,61 @@ def invoke(
     return Response(
         content=outcome.body, status_code=outcome.status_code, headers=outcome.headers, media_type="application/json"
     )
+
+
+@router.post("/{function_name}/policy", status_code=201, **_op(AddPermissionResponse, 404, 409, 412))
+def add_permission(
+    function_name: str,
+    qualifier: str | None = Query(None, alias="Qualifier"),
+    body: bytes = Depends(raw_body),
+    principal: Principal = Depends(get_principal),
+    ctx: AppContext = Depends(get_ctx),
+) -> dict[str, Any]:
+    name, qualifier = service.resolve_path(principal.project_id, function_name, qualifier)
+    fields = schemas.parse_body(schemas.AddPermissionRequest, body).model_dump(exclude_none=True)
+    statement = permissions.add_permission(ctx.store, principal.project_id, name, qualifier, fields)
+    return {"Statement": json.dumps(statement)}
+
+
+@router.get("/{function_name}/policy", **_op(GetPolicyResponse, 404))
+def get_policy(
+    function_name: str,
+    qualifier: str | None = Query(None, alias="Qualifier"),
+    principal: Principal = Depends(get_principal),
+    ctx: AppContext = Depends(get_ctx),
+) -> dict[str, Any]:
+    name, qualifier = service.resolve_path(principal.project_id, function_name, qualifier)
+    return permissions.get_policy(ctx.store, principal.project_id, name, qualifier)
+
+
+@router.delete("/{function_name}/policy/{statement_id}", **_op(None, 404, 412))
+def remove_permission(
+    function_name: str,
+    statement_id: str,
+    qualifier: str | None = Query(None, alias="Qualifier"),
+    revision_id: str | None = Query(None, alias="RevisionId"),
+    principal: Principal = Depends(get_principal),
+    ctx: AppContext = Depends(get_ctx),
+) -> Response:
+    name, qualifier = service.resolve_path(principal.project_id, function_name, qualifier)
+    permissions.remove_permission(ctx.store, principal.project_id, name, qualifier, statement_id, revision_id)
+    return Response(status_code=204)
+
+
+def pass_execution_role(ctx: AppContext, principal: Principal, info: RequestInfo, role: str | None) -> None:
+    """Naming an openrft role as a function's Role passes it to Lambda: iam:PassRole on it, as AWS requires,
+    and the role must trust lambda.amazonaws.com. A role ARN of another account names no openrft role:
+    the function then runs without credentials (see docs/operations.md)."""
+    if not role or not role.startswith(f"arn:aws:iam::{principal.account_id}:role/"):
+        return
+    with ctx.store.begin() as conn:
+        found = iam.role_by_arn(conn, role)
+    if found is None or found.project_id != principal.project_id:
+        raise registry.invalid(f"The role defined for the function cannot be assumed by Lambda: no role {role}.")
+    if not identity.trusts_service(found.project_id, found.trust_policy, "lambda.amazonaws.com"):
+        raise registry.invalid("The role defined for the function cannot be assumed by Lambda.")
+    keys = {"iam:PassedToService": ["lambda.amazonaws.com"]}
+    authz.check(ctx, principal, info, "iam:PassRole", role, keys=keys)
 
 
 def _unqualified(principal: Principal, function_ref: str) -> str:

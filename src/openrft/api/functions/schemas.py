@@ -94,6 +94,16 @@ class UpdateAliasRequest(_Body):
     RevisionId: str | None = None
 
 
+class AddPermissionRequest(_Body):
+    StatementId: str
+    Action: str
+    Principal: str
+    SourceArn: str | None = None
+    SourceAccount: str | None = None
+    PrincipalOrgID: str | None = None
+    RevisionId: str | None = None
+
+
 # -- responses -------------------------------------------------------------------------------------
 
 
@@ -181,6 +191,15 @@ class AliasConfiguration(BaseModel):
 class ListAliasesResponse(BaseModel):
     NextMarker: str | None = None
     Aliases: list[AliasConfiguration]
+
+
+class AddPermissionResponse(BaseModel):
+    Statement: str  # the statement added, as a JSON string (AWS's shape)
+
+
+class GetPolicyResponse(BaseModel):
+    Policy: str  # the resource policy document, as a JSON string
+    RevisionId: str
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -1,7 +1,7 @@
 """The checks of a job-creation request, each a 400 naming the field at fault (api/jobs/service.py runs them
 before it writes anything): metadata, method (reinforcement only), model, grader and guard graders (also as
 the testing criteria of the job's linked eval), response format, hyperparameters against the model's
-context, early stopping, and the files.
+context, early stopping, the files, and the job's identity (may it make every call its graders make?).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 
 from openrft import datasets
+from openrft.api import authz
+from openrft.api.authz import RequestInfo
 from openrft.api.graders.service import checked_grader
 from openrft.api.jobs.schemas import (
     MAX_METADATA_KEY,
@@ -21,12 +23,17 @@ from openrft.api.jobs.schemas import (
     ReinforcementMethod,
     RFTHyperparameters,
 )
+from openrft.auth import iam, identity
+from openrft.auth.keys import Principal
 from openrft.context import AppContext
-from openrft.errors import InvalidRequest, NotFound, field_error
+from openrft.errors import AccessDenied, InvalidRequest, NotFound, field_error
 from openrft.evals import criteria, records
 from openrft.inference import registry
 from openrft.store import schema
 from openrft.training import hparams
+
+
+JOB_SERVICE = "bedrock.amazonaws.com"  # the service principal a job's role must trust
 
 
 def invalid(exc: ValidationError, prefix: str = "") -> InvalidRequest:
@@ -236,3 +243,49 @@ def check_file(ctx: AppContext, project_id: str, file_id: str, param: str) -> No
         raise InvalidRequest(
             f"Invalid '{param}': the content of file '{file_id}' is missing.", param=param, code="invalid_file"
         ) from exc
+
+
+def check_identity(
+    ctx: AppContext,
+    principal: Principal,
+    info: RequestInfo,
+    role_arn: str | None,
+    job_id: str,
+    graders: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Who the job will act as, and proof it may make every call its graders make (400 naming the first not).
+
+    Naming a role passes it to the job: iam:PassRole on it (with iam:PassedToService bedrock.amazonaws.com,
+    the service that runs customization jobs on AWS), and the role must trust that service.
+    """
+    if role_arn is not None:
+        with ctx.store.begin() as conn:
+            role = iam.role_by_arn(conn, role_arn)
+        if role is None or role.project_id != principal.project_id:
+            raise InvalidRequest(f"No role {role_arn} in this project.", param="role_arn", code="role_not_found")
+        if not identity.trusts_service(role.project_id, role.trust_policy, JOB_SERVICE):
+            raise InvalidRequest(
+                f"The role {role_arn} cannot be assumed by fine-tuning jobs: its trust policy must allow "
+                f"{JOB_SERVICE} to call sts:AssumeRole.",
+                param="role_arn",
+            )
+        authz.check(ctx, principal, info, "iam:PassRole", role_arn, keys={"iam:PassedToService": [JOB_SERVICE]})
+        stored = identity.role_identity(role_arn, job_id)
+    else:
+        stored = identity.key_identity(principal)
+    calls = [call for i, g in enumerate(graders) for call in identity.grader_calls(principal.project_id, g, _where(i))]
+    with ctx.store.begin() as conn:
+        acting = identity.principal_for(conn, principal.project_id, stored)
+        try:
+            identity.require_calls(conn, acting, calls)
+        except AccessDenied as exc:
+            raise InvalidRequest(
+                f"The job's identity may not make a call its grader needs: {exc.message}",
+                param=exc.param,
+                code="permission_denied",
+            ) from None
+    return stored
+
+
+def _where(index: int) -> str:
+    return "method.reinforcement.grader" if index == 0 else f"method.reinforcement.guard_graders[{index - 1}]"

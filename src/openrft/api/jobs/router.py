@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 
+from openrft.api.authz import RequestInfo
 from openrft.api.deps import get_ctx, get_principal
 from openrft.api.jobs import metrics, service
 from openrft.api.jobs.schemas import (
@@ -38,12 +39,13 @@ _METADATA_PARAMETER = {
 
 @router.post("", response_model=FineTuningJob, responses=openai_errors(409), openapi_extra=json_body(JobCreateParams))
 def create_job(
+    request: Request,
     payload: dict[str, Any] = Body(..., include_in_schema=False),  # validated by the service, described above
     idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
     principal: Principal = Depends(get_principal),
     ctx: AppContext = Depends(get_ctx),
 ) -> dict[str, Any]:
-    return service.create_job(ctx, principal, payload, idempotency_key)
+    return service.create_job(ctx, principal, payload, idempotency_key, RequestInfo.of(request))
 
 
 @router.get("", response_model=FineTuningJobList, openapi_extra={"parameters": [_METADATA_PARAMETER]})

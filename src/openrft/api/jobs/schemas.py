@@ -105,6 +105,12 @@ class JobCreate(BaseModel):
     seed: Annotated[int | None, _int_check(0, auto=False, maximum=MAX_SEED)] = None
     suffix: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=SUFFIX_PATTERN)] | None = None
     validation_file: str | None = None
+    # -- openrft extras -----------------------------------------------------------------------------
+    role_arn: str | None = Field(
+        default=None,
+        description="openrft's extension: the IAM role the job acts as (its grader calls: reward functions, judge "
+        "models). Needs iam:PassRole on it; the role must trust bedrock.amazonaws.com. Default: the creating key.",
+    )
 
 
 # -- the documented request body and the response objects --------------------------------------------
@@ -160,6 +166,16 @@ class JobMethod(BaseModel):
     reinforcement: JobReinforcementMethod
 
 
+class JobIdentity(BaseModel):
+    """openrft's extension on a job: the principal its grader calls are authorized as."""
+
+    type: Literal["key", "role"]
+    key_id: str | None = None
+    arn: str | None = None
+    role_arn: str | None = None
+    session_name: str | None = None
+
+
 class FineTuningJob(BaseModel):
     """openai.types.fine_tuning.FineTuningJob, plus status "paused"."""
 
@@ -187,6 +203,9 @@ class FineTuningJob(BaseModel):
         default=None,
         description="openrft's extension: the job's linked eval (client.evals): its grader and guard graders as "
         "testing criteria, one run per evaluation step on the validation samples.",
+    )
+    identity: JobIdentity | None = Field(
+        default=None, description="openrft's extension: who the job's grader calls act as (a key, or a role)."
     )
 
 

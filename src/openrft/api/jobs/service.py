@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 
 from openrft import jobstatus
+from openrft.api.authz import RequestInfo
 from openrft.api.jobs import checks
 from openrft.api.jobs.schemas import (
     MAX_SEED,
@@ -79,6 +80,7 @@ def job_object(row: Any) -> dict[str, Any]:
         "metadata": m["metadata"],
         "method": method,
         "eval_id": m["eval_id"],  # openrft's extension: the job's linked eval
+        "identity": m["identity"],  # openrft's extension: who its grader calls act as
     }
 
 
@@ -152,7 +154,7 @@ def _job_row(
 
 
 def create_job(
-    ctx: AppContext, principal: Principal, payload: dict[str, Any], idempotency_key: str | None
+    ctx: AppContext, principal: Principal, payload: dict[str, Any], idempotency_key: str | None, info: RequestInfo
 ) -> dict[str, Any]:
     """Validate everything first (no lock held while files parse), then write the job in one transaction."""
     project_id = principal.project_id
@@ -189,6 +191,7 @@ def create_job(
         "request_sha256": digest,
     }
     job_id = row["id"]
+    row["identity"] = checks.check_identity(ctx, principal, info, body.role_arn, job_id, [grader, *guards])
     with ctx.store.begin_immediate() as conn:
         if idempotency_key is not None:  # a concurrent twin may have committed since the first look
             existing = _by_idempotency_key(conn, project_id, idempotency_key, digest)

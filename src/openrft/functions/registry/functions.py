@@ -26,6 +26,7 @@ from openrft.functions.registry.rows import (
 )
 from openrft.functions.registry.versions import publish_latest
 from openrft.ids import now_s
+from openrft.store import schema
 from openrft.store.blobs import BlobStore
 from openrft.store.db import Store
 
@@ -154,6 +155,8 @@ def delete_function(store: Store, blobs: BlobStore, project_id: str, name: str, 
             conn.execute(fa.delete().where(fa.c.project_id == project_id, fa.c.function_name == name))
             conn.execute(fv.delete().where(*scope))
             conn.execute(fn.delete().where(fn.c.project_id == project_id, fn.c.name == name))
+            perms = schema.function_permissions  # its resource policy goes with it
+            conn.execute(perms.delete().where(perms.c.project_id == project_id, perms.c.function_name == name))
         else:
             if qualifier == LATEST or not qualifier.isdigit():
                 raise invalid("Deletion of aliases or $LATEST is not supported by DeleteFunction; use a version")
