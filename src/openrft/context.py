@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from openrft.auth.keys import KeyCipher, ensure_bootstrap
+from openrft.auth import audit
 from openrft.settings import Settings
 from openrft.store.blobs import BlobStore
 from openrft.store.db import Store
@@ -31,6 +32,8 @@ def build_context(settings: Settings) -> AppContext:
     ensure_bootstrap(store, settings)
     blobs = BlobStore(settings.blobs_dir)
     sweep_file_blobs(store, blobs)  # bytes of crashed uploads and finished deletes
+    if settings.audit_retention_days:  # the audit trail's oldest events, the chain kept verifiable
+        audit.sweep(store, retention_s=settings.audit_retention_days * 86_400)
     return AppContext(
         settings=settings,
         store=store,

@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         default=12 * 3600, ge=60, description="How long a console sign-in lasts before the key must be entered again."
     )
 
+    audit_retention_days: int = Field(
+        default=90,
+        ge=0,
+        description="Days audit log events are kept (CloudTrail's event history keeps 90); older ones are deleted "
+        "when the server or a worker starts, the chain staying verifiable. 0 keeps them forever.",
+    )
     # Outbound calls made on a tenant's behalf (http lambda graders, judges' api_base): see openrft.egress.
     outbound_public: bool = Field(default=True, description="Tenants' outbound calls may reach public addresses.")
     outbound_allow: list[str] = Field(

@@ -15,6 +15,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from openrft import __version__
+from openrft.api.audit.router import router as audit_router
+from openrft.api.auditing import AuditMutations
 from openrft.api.authz import index_routes
 from openrft.api.bodylimits import JSONBodyLimits
 from openrft.api.chat.router import router as chat_router
@@ -71,6 +73,7 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool | None
     app.state.ctx = ctx
     install_error_handlers(app)
     app.add_middleware(JSONBodyLimits)  # deep or non-finite JSON: a 400, before any route parses it
+    app.add_middleware(AuditMutations, ctx=ctx)  # a mutating call's record commits with its change
     app.add_middleware(RequestId)  # outermost: every answer, errors included, names its request
 
     @app.get("/health", include_in_schema=False)
@@ -87,6 +90,7 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool | None
         evals_router,
         reviews_router,
         preflight_router,
+        audit_router,
     )
     for router in openai_routers:
         app.include_router(router, prefix="/v1", responses=openai_errors())

@@ -25,6 +25,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 
+from openrft.api.auditing import arm
 from openrft.auth import arns, audit, scopes
 from openrft.auth.authorize import ADMIN_DECISION, denial_message
 from openrft.auth.authorize import decide as policy_decide
@@ -301,6 +302,7 @@ class RequestInfo:
     secure: bool
     extra_keys: dict[str, list[str]] = field(default_factory=dict)
     ratelimit_headers: dict[str, str] = field(default_factory=dict)  # x-ratelimit-* of a limited key
+    pending: audit.PendingEvent | None = None  # the request's mutation mark (openrft.api.auditing)
 
     @classmethod
     def of(cls, request: Request) -> RequestInfo:
@@ -310,6 +312,7 @@ class RequestInfo:
             source_ip=client,
             user_agent=request.headers.get("user-agent"),
             secure=request.url.scheme == "https",
+            pending=getattr(request.state, "audit_pending", None),
         )
 
     def keys(self) -> dict[str, list[str]]:
@@ -370,7 +373,9 @@ def check(
             reason["missing_scopes"] = exc.scopes  # type: ignore[assignment]
         audit.record_now(ctx.store, _audit_event(principal, info, action, resource, "denied", reason))
         raise
-    audit.record_now(ctx.store, _audit_event(principal, info, action, resource, "allowed", decision.as_dict()))
+    allowed = _audit_event(principal, info, action, resource, "allowed", decision.as_dict())
+    audit.record_now(ctx.store, allowed)
+    arm(info.pending, allowed)  # what the call then changes is recorded with the change
     return decision
 
 

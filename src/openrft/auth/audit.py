@@ -201,9 +201,14 @@ def record_now(store: Store, event: AuditEvent) -> str:
 
 @dataclass
 class PendingEvent:
-    """An event waiting for a write; `id` is set once a transaction carrying it committed."""
+    """An event waiting for a write; `id` is set once a transaction carrying it committed.
 
-    event: AuditEvent
+    `event` may be None at first and set later (armed): the HTTP layer marks a mutating request before
+    it knows who is calling, and arms the mark once the call is authorized, so that only the handler's
+    own writes carry it (not the key's last-used bookkeeping on the way in).
+    """
+
+    event: AuditEvent | None
     id: str | None = None
 
     @property
@@ -222,11 +227,12 @@ _APPENDED = "openrft_audit_appended"  # conn.info: the events the commit hook ap
 
 
 @contextmanager
-def on_next_write(event: AuditEvent) -> Iterator[PendingEvent]:
+def on_next_write(event: AuditEvent | None) -> Iterator[PendingEvent]:
     """Append `event` to the first transaction in this block that writes, before it commits.
 
     When the block ends with `pending.recorded` false, nothing committed a write (a read, a refusal,
-    an error): the caller records the event itself with `record_now`, with the outcome it knows.
+    an error): the caller records the event itself with `record_now`, with the outcome it knows. With
+    `event` None the mark waits until `pending.event` is set.
     """
     pending = PendingEvent(event)
     token = _pending.set((*_pending.get(), pending))
@@ -245,7 +251,7 @@ def writes_table(statement: str) -> str | None:
 def _note_write(
     conn: sa.Connection, _cursor: Any, statement: str, _params: Any, _context: Any, _executemany: bool
 ) -> None:
-    waiting = _pending.get()
+    waiting = tuple(p for p in _pending.get() if p.event is not None and p.id is None)
     if not waiting or _WROTE in conn.info:
         return
     table = writes_table(statement)
@@ -257,7 +263,7 @@ def _append_pending(conn: sa.Connection) -> None:
     waiting: tuple[PendingEvent, ...] = conn.info.pop(_WROTE, ())
     appended = []
     for pending in waiting:
-        if pending.id is None:
+        if pending.id is None and pending.event is not None:
             pending.id = record(conn, pending.event)
             appended.append(pending)
     if appended:

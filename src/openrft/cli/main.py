@@ -7,6 +7,7 @@
     openrft files upload|list ...      training data
     openrft jobs create|list|show|events|cancel|pause|resume
     openrft evals list|runs|compare    evals: runs side by side
+    openrft audit [verify]             the audit trail: list events, check the hash chain
 
 Client commands read `--base-url` / `OPENRFT_BASE_URL` and `--api-key` / `OPENRFT_API_KEY`
 (falling back to `OPENRFT_ADMIN_KEY`); see cli/common.py.
@@ -19,6 +20,7 @@ from typing import Annotated
 import typer
 
 from openrft.cli.admin import keys_app, projects_app
+from openrft.cli.audit import audit_app
 from openrft.cli.common import make_config
 from openrft.cli.doctor import doctor
 from openrft.cli.evals import evals_app
@@ -56,3 +58,4 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(evals_app, name="evals")
 app.add_typer(models_app, name="models")
 app.add_typer(functions_app, name="functions")
+app.add_typer(audit_app, name="audit")
