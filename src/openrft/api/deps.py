@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from openrft.api import authz
-from openrft.auth import sigv4
+from openrft.auth import sigv4, sts
 from openrft.auth.keys import Principal, act_in_project, authenticate_bearer, record_use, secret_for_key_id
 from openrft.auth.sessions import Session, check_csrf, read_session
 from openrft.auth.sigv4 import ALGORITHM
@@ -85,8 +85,11 @@ async def authenticate(
     request: Request, ctx: AppContext, bearer: HTTPAuthorizationCredentials | None, signature: str | None
 ) -> Principal:
     if bearer is not None and bearer.credentials.strip():
+        secret = bearer.credentials.strip()
         # The key lookup is blocking database I/O: keep it off the event loop.
-        return await run_in_threadpool(authenticate_bearer, ctx.store, bearer.credentials.strip())
+        if sts.is_session_token(secret):  # a role session's token (a function calling back with the openai SDK)
+            return await run_in_threadpool(sts.principal_for_session_token, ctx.store, secret)
+        return await run_in_threadpool(authenticate_bearer, ctx.store, secret)
     if signature is not None:
         return await verify_sigv4(request, ctx)
     if token := request.cookies.get(SESSION_COOKIE):
@@ -119,7 +122,11 @@ async def verify_sigv4(request: Request, ctx: AppContext) -> Principal:
         body=await request.body(),
     )
 
-    def lookup(key_id: str) -> tuple[Principal, str]:
+    def lookup(key_id: str, security_token: str | None = None) -> tuple[Principal, str]:
+        if sts.is_session_key(key_id):  # temporary credentials: X-Amz-Security-Token must be the session's
+            return sts.secret_for_access_key(ctx.store, ctx.cipher, key_id, security_token)
+        if security_token is not None:  # a long-term key never comes with a session token
+            raise AuthenticationFailed("The security token included in the request is invalid.")
         return secret_for_key_id(ctx.store, ctx.cipher, ctx.settings, key_id)
 
     # In a worker thread: the key lookup is blocking database I/O.
