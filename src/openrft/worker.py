@@ -206,6 +206,7 @@ class Worker(PollingThread):
         env = dict(os.environ)
         env["OPENRFT_HOME"] = str(self.settings.home)
         env["OPENRFT_DATABASE_URL"] = self.settings.db_url
+        env["OPENRFT_PUBLIC_URL"] = self.settings.api_url  # where reward functions reach this server's API
         env["PYTHONUNBUFFERED"] = "1"
         return env
 

@@ -37,7 +37,6 @@ ENDPOINT_VARS = (
 )
 CREDENTIAL_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "OPENAI_API_KEY")
 SERVER_PREFIX = "OPENRFT_"
-_UNSET = object()
 
 
 def endpoint_env(api_url: str | None = INSIDE_URL) -> dict[str, str]:
@@ -47,16 +46,9 @@ def endpoint_env(api_url: str | None = INSIDE_URL) -> dict[str, str]:
     return {**dict.fromkeys(ENDPOINT_VARS, api_url), "OPENAI_BASE_URL": f"{api_url}/v1"}
 
 
-def role_of(ctx: Any, fn: Any) -> str | None:
-    """The Role of the version that runs (``ResolvedFunction.role`` once the registry carries it)."""
-    role = getattr(fn, "role", _UNSET)
-    if role is _UNSET:
-        from openrft.functions.registry.rows import version_row
-
-        with ctx.store.begin() as conn:
-            row = version_row(conn, fn.project_id, fn.name, fn.version)
-        role = (row or {}).get("role")
-    return str(role) if role else None
+def role_of(fn: Any) -> str | None:
+    """The Role of the version that runs."""
+    return str(fn.role) if getattr(fn, "role", None) else None
 
 
 def role_credentials(ctx: Any, *, project_id: str, role_arn: str | None, session_name: str) -> dict[str, str]:
@@ -88,7 +80,7 @@ def invocation_environment(ctx: Any, fn: Any, *, api_url: str | None = INSIDE_UR
     """The environment of one invocation of ``fn`` (a ResolvedFunction), credentials issued now."""
     own = {k: str(v) for k, v in (fn.environment or {}).items() if not str(k).upper().startswith(SERVER_PREFIX)}
     own = {k: v for k, v in own.items() if k not in CREDENTIAL_VARS}
-    creds = role_credentials(ctx, project_id=fn.project_id, role_arn=role_of(ctx, fn), session_name=fn.name)
+    creds = role_credentials(ctx, project_id=fn.project_id, role_arn=role_of(fn), session_name=fn.name)
     region = {"AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}
     return {**endpoint_env(api_url), **own, **region, **creds}
 

@@ -64,7 +64,7 @@ class FunctionSpec:
     memory_mb: int = 128  # MemorySize
     environment: dict[str, str] = field(default_factory=dict)  # Environment.Variables
     description: str = ""  # Description
-    role: str | None = None  # Role: stored and echoed only
+    role: str | None = None  # Role: an openrft role of the project is the execution role (functions.execution_env)
 
 
 def validate_spec(spec: FunctionSpec) -> None:

@@ -160,7 +160,7 @@ function_versions = sa.Table(
     sa.Column("code_blob", sa.String(1024), nullable=False),  # blob key of the zip
     sa.Column("revision_id", sa.String(64), nullable=False),
     sa.Column("last_modified", sa.String(64), nullable=False),  # AWS's ISO-8601 string
-    sa.Column("role", sa.String(2048)),  # Lambda's Role: accepted and echoed, not enforced (m002)
+    sa.Column("role", sa.String(2048)),  # Lambda's Role (m002): an openrft role gives invocations its credentials
     sa.ForeignKeyConstraint(
         ["project_id", "function_name"], ["functions.project_id", "functions.name"], ondelete="CASCADE"
     ),

@@ -19,6 +19,7 @@ from openrft import safejson
 from openrft.context import AppContext
 from openrft.errors import InvalidRequestContent, RequestTooLarge, ServerFault
 from openrft.functions import registry
+from openrft.functions.execution_env import invocation_context
 from openrft.functions.arn import account_id, function_arn
 
 log = logging.getLogger(__name__)
@@ -190,16 +191,10 @@ def invoke(
 def _run(ctx: AppContext, fn: registry.ResolvedFunction, event: Any, request_id: str) -> Any:
     from openrft.functions.sandbox import SandboxUnavailable, get_pool  # runtime owned by its own module
 
-    context = {
-        "function_name": fn.name,
-        "function_version": fn.version,
-        "invoked_function_arn": fn.arn,
-        "memory_limit_in_mb": fn.memory_mb,
-        "aws_request_id": request_id,
-        "environment": fn.environment,
-    }
     try:
         pool = getattr(ctx, "sandbox", None) or get_pool(ctx.settings)
+        # The execution role's fresh credentials and this server's endpoint (AccessDenied: a role Lambda can't assume).
+        context = invocation_context(ctx, fn, request_id, api_url=pool.api_url)
         return pool.invoke(fn.bundle, entry=fn.handler, payload=event, limits=fn.limits, kind="lambda", context=context)
     except SandboxUnavailable as exc:
         raise ServerFault(str(exc), code="ServiceException") from exc

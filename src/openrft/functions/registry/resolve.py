@@ -27,6 +27,7 @@ class ResolvedFunction:
     arn: str  # ARN as invoked (with the qualifier asked for)
     code_blob: str
     zip_bytes: bytes
+    role: str | None = None  # the version's execution role (openrft.functions.execution_env)
 
     @property
     def bundle(self) -> Any:
@@ -78,6 +79,7 @@ def resolved_from_row(
         timeout_s=int(row["timeout_s"]),
         memory_mb=int(row["memory_mb"]),
         environment=dict(row["environment"] or {}),
+        role=row.get("role"),
         arn=function_arn(project_id, name, qualifier),
         code_blob=row["code_blob"],
         zip_bytes=zip_bytes,
