@@ -41,7 +41,6 @@ def test_every_route_has_one_rule_and_every_rule_a_route(settings: Settings) -> 
     app = create_app(settings, embedded_worker=False)
     routes = {f"{m} {p}" for m, p, _ in authz.iter_routes(app) if m != "HEAD"}
     assert routes == set(authz.RULES)
-    assert len(app.state.authz_rules) >= len(routes) - 2  # one endpoint can serve two paths (POST "" and "/")
     actions = {r.action for r in authz.RULES.values() if isinstance(r, authz.Rule)}
     assert {"lambda:InvokeFunction", "models:InvokeModel", "fine_tuning:CreateJob", "audit:ListAuditLogs"} <= actions
 

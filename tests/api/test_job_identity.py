@@ -79,7 +79,8 @@ def test_a_creator_allowed_to_invoke_it_gets_a_job_that_acts_as_its_key(live_ser
     key = make_key(live_server, *TRAINER, allow("lambda:InvokeFunction", FUNCTION_ARN))
     job = start(live_server.openai_client(key.secret), reward)
     assert job.status == "validating_files" or job.status == "queued"
-    assert job.identity == {"type": "key", "key_id": key.id, "arn": key.arn}  # type: ignore[attr-defined]
+    identity = job.identity  # type: ignore[attr-defined]
+    assert (identity["type"], identity["key_id"], identity["arn"]) == ("key", key.id, key.arn)
 
 
 def test_a_resource_policy_on_the_function_is_enough(live_server: LiveServer, reward: str) -> None:

@@ -18,6 +18,7 @@ from openrft import __version__
 from openrft.api.audit.router import router as audit_router
 from openrft.api.auditing import AuditMutations
 from openrft.api.authz import index_routes
+from openrft.api.awsquery.router import router as awsquery_router
 from openrft.api.bodylimits import JSONBodyLimits
 from openrft.api.chat.router import router as chat_router
 from openrft.api.console.pages import HERE as CONSOLE_DIR
@@ -27,6 +28,7 @@ from openrft.api.evals.router import router as evals_router
 from openrft.api.files.router import router as files_router
 from openrft.api.functions.router import router as functions_router
 from openrft.api.graders.router import router as graders_router
+from openrft.api.iam_org.router import router as iam_org_router
 from openrft.api.jobs.router import router as jobs_router
 from openrft.api.models.router import router as models_router
 from openrft.api.openapi import aws_errors, build_openapi, openai_errors
@@ -91,10 +93,12 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool | None
         reviews_router,
         preflight_router,
         audit_router,
+        iam_org_router,
     )
     for router in openai_routers:
         app.include_router(router, prefix="/v1", responses=openai_errors())
     app.include_router(functions_router, responses=aws_errors())  # AWS Lambda paths: /2015-03-31/functions/...
+    app.include_router(awsquery_router)  # IAM and STS: AWS's query protocol, POST /
     app.include_router(console_router)  # the console's pages: /, /signin, /jobs, ...
     app.mount("/static", StaticFiles(directory=CONSOLE_DIR / "static"), name="console-static")
     app.openapi = partial(build_openapi, app)  # type: ignore[method-assign]

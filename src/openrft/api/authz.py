@@ -215,6 +215,29 @@ RULES: dict[str, Rule | str] = {
     f"GET {_ORG}/{{project_id}}/api_keys": _org("organization:ListApiKeys"),
     f"GET {_ORG}/{{project_id}}/api_keys/{{key_id}}": _org("organization:GetApiKey"),
     f"DELETE {_ORG}/{{project_id}}/api_keys/{{key_id}}": _org("organization:DeleteApiKey"),
+    # -- IAM through the organization API (admin key): the same actions as the query API's
+    f"POST {_ORG}/{{project_id}}/roles": _org("iam:CreateRole"),
+    f"GET {_ORG}/{{project_id}}/roles": _org("iam:ListRoles"),
+    f"GET {_ORG}/{{project_id}}/roles/{{role_name}}": _org("iam:GetRole"),
+    f"DELETE {_ORG}/{{project_id}}/roles/{{role_name}}": _org("iam:DeleteRole"),
+    f"DELETE {_ORG}/{{project_id}}/roles/{{role_name}}/sessions": _org("iam:RevokeRoleSessions"),
+    f"PUT {_ORG}/{{project_id}}/roles/{{role_name}}/policies/{{policy_name}}": _org("iam:PutRolePolicy"),
+    f"DELETE {_ORG}/{{project_id}}/roles/{{role_name}}/policies/{{policy_name}}": _org("iam:DeleteRolePolicy"),
+    f"POST {_ORG}/{{project_id}}/roles/{{role_name}}/attach_policy": _org("iam:AttachRolePolicy"),
+    f"POST {_ORG}/{{project_id}}/roles/{{role_name}}/detach_policy": _org("iam:DetachRolePolicy"),
+    f"GET {_ORG}/{{project_id}}/service_accounts/{{service_account_id}}/policies": _org("iam:ListUserPolicies"),
+    f"PUT {_ORG}/{{project_id}}/service_accounts/{{service_account_id}}/policies/{{policy_name}}": _org(
+        "iam:PutUserPolicy"
+    ),
+    f"DELETE {_ORG}/{{project_id}}/service_accounts/{{service_account_id}}/policies/{{policy_name}}": _org(
+        "iam:DeleteUserPolicy"
+    ),
+    f"POST {_ORG}/{{project_id}}/service_accounts/{{service_account_id}}/attach_policy": _org("iam:AttachUserPolicy"),
+    f"POST {_ORG}/{{project_id}}/service_accounts/{{service_account_id}}/detach_policy": _org("iam:DetachUserPolicy"),
+    f"POST {_ORG}/{{project_id}}/policies": _org("iam:CreatePolicy"),
+    f"GET {_ORG}/{{project_id}}/policies": _org("iam:ListPolicies"),
+    f"GET {_ORG}/{{project_id}}/policies/{{policy_ref:path}}": _org("iam:GetPolicy"),
+    f"DELETE {_ORG}/{{project_id}}/policies/{{policy_ref:path}}": _org("iam:DeletePolicy"),
     # -- the console: each page is the read action of what it shows; sign-in and sign-out are public
     "GET /": PUBLIC,
     "GET /signin": PUBLIC,
@@ -274,7 +297,8 @@ def index_routes(app: FastAPI) -> dict[tuple[str, Any], Rule | str]:
         if key not in RULES:
             raise ServerFault(f"route {key} has no authorization rule in openrft.api.authz.RULES")
         seen.add(key)
-        index[(method, endpoint)] = RULES[key]
+        if index.setdefault((method, endpoint), RULES[key]) != RULES[key]:  # one handler, two paths: one rule
+            raise ServerFault(f"route {key} shares its handler with a route of another rule")
     if stale := sorted(set(RULES) - seen):
         raise ServerFault(f"authorization rules for routes the app does not serve: {stale}")
     return index
@@ -403,7 +427,7 @@ def _decide(
             param="model",
             code="model_not_allowed",
         )
-    info.ratelimit_headers = limiter_for(ctx).check_request(principal)
+    info.ratelimit_headers = limiter_for(ctx.store).check_request(principal)
     with ctx.store.begin() as conn:
         decision = policy_decide(conn, principal, action, resource, keys=keys, resource_policies=resource_policies)
     if not decision.allowed:

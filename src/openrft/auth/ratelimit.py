@@ -138,7 +138,7 @@ _LIMITERS_LOCK = threading.Lock()
 
 
 def limiter_for(owner: object) -> RateLimiter:
-    """The one limiter of `owner` (the process's AppContext), made on first use and gone with it."""
+    """The one limiter of `owner` (the process's Store), made on first use and gone with it."""
     with _LIMITERS_LOCK:
         limiter = _LIMITERS.get(id(owner))
         if limiter is None:

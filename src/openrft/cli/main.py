@@ -8,6 +8,7 @@
     openrft jobs create|list|show|events|cancel|pause|resume
     openrft evals list|runs|compare    evals: runs side by side
     openrft audit [verify]             the audit trail: list events, check the hash chain
+    openrft roles|policies ...         IAM roles and managed policies of a project (admin key)
 
 Client commands read `--base-url` / `OPENRFT_BASE_URL` and `--api-key` / `OPENRFT_API_KEY`
 (falling back to `OPENRFT_ADMIN_KEY`); see cli/common.py.
@@ -26,6 +27,7 @@ from openrft.cli.doctor import doctor
 from openrft.cli.evals import evals_app
 from openrft.cli.files import files_app
 from openrft.cli.functions import functions_app
+from openrft.cli.iam import policies_app, roles_app
 from openrft.cli.jobs import jobs_app
 from openrft.cli.models import app as models_app
 from openrft.cli.quickstart import quickstart
@@ -59,3 +61,5 @@ app.add_typer(evals_app, name="evals")
 app.add_typer(models_app, name="models")
 app.add_typer(functions_app, name="functions")
 app.add_typer(audit_app, name="audit")
+app.add_typer(roles_app, name="roles")
+app.add_typer(policies_app, name="policies")

@@ -37,7 +37,7 @@ async def _respond(
     request: Request, prep: Prepared, principal: Principal, ctx: AppContext, *, stream: bool, include_usage: bool
 ) -> Any:
     """The answer, its tokens charged to the key's tokens-per-minute allowance (when it has one)."""
-    limiter = limiter_for(ctx)
+    limiter = limiter_for(ctx.store)
     result = await service.answer(prep, request.is_disconnected, stream=stream, include_usage=include_usage)
     if isinstance(result, dict):
         limiter.charge(principal, int((result.get("usage") or {}).get("total_tokens", 0)))
