@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from openrft.auth import iam
 from openrft.auth.keys import Principal
-from openrft.auth.policy import Decision, Policy, RequestContext, evaluate
+from openrft.auth.policy import Decision, Policy, PolicyKind, RequestContext, evaluate
 from openrft.errors import AccessDenied
 
 ADMIN_DECISION = Decision(allowed=True, effect="Allow", policy="OPENRFT_ADMIN_KEY", sid=None)
@@ -84,7 +84,8 @@ def denial_message(principal: Principal, action: str, resource: str, decision: D
     head = f"User: {principal.arn} is not authorized to perform: {action} on resource: {resource}"
     if decision.effect == "ExplicitDeny":
         sid = f" (statement {decision.sid})" if decision.sid else ""
-        return f"{head} with an explicit deny in a policy: {decision.policy}{sid}"
+        where = "a resource-based policy" if decision.kind is PolicyKind.RESOURCE else "an identity-based policy"
+        return f"{head} with an explicit deny in {where}: {decision.policy}{sid}"
     return f"{head} because no identity-based policy allows the {action} action"
 
 

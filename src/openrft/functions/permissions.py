@@ -8,9 +8,10 @@ AddPermission appended, each shaped as AWS writes it: `{"Sid", "Effect": "Allow"
 `SourceAccount` become `ArnLike AWS:SourceArn` and `StringEquals AWS:SourceAccount` conditions, so a
 service principal can be tied to one job (the confused-deputy guard AWS recommends).
 
-The policy takes part in every decision on the function (openrft.api.authz): an allow here is enough
-for an invoke even when the caller's own policies say nothing, and a deny in the caller's policies
-still wins, as AWS decides it within an account.
+The policy takes part in every decision on the function (openrft.api.authz), as AWS decides it within
+an account: a statement naming the caller itself (its user or role ARN), a service or "*" is enough
+even when the caller's own policies say nothing; one naming only the account hands the decision back to
+the account's identity policies; a deny in the caller's policies still wins.
 """
 
 from __future__ import annotations
