@@ -3,8 +3,10 @@
 The list and its filters run on SQLite and PostgreSQL (tests/store/conftest.py's cluster; skipped
 without one). The SDK's own `client.admin.organization.audit_logs.list(...)` sends OpenAI's query form
 (`effective_at[gt]=`, `project_ids[]=`) and pages with `after`; `before` and the errors go through
-httpx. Events are recorded directly with `record_now` (the request path records its own elsewhere).
-Also `openrft audit`, the CLI's list, against the same server.
+httpx. The tests record their events directly with `record`, at fixed times long past (`SEEDED`,
+`PAGED`), and read them in that window: beside them sit the events the server records for each request
+(its authorization decisions, the projects and service accounts created), at the present time. Also
+`openrft audit`, the CLI's list, against the same server.
 """
 
 from __future__ import annotations
@@ -16,21 +18,26 @@ from typing import Any
 import httpx
 import openai
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
+from openai.types.admin.organization.audit_log_list_params import EffectiveAt
 from typer.testing import CliRunner
 
 from openrft.api import server as server_module
 from openrft.api.audit.router import router as audit_router
 from openrft.api.openapi import openai_errors
-from openrft.auth.audit import AuditEvent, record, record_now
+from openrft.auth.audit import AuditEvent, record
 from openrft.auth.keys import Principal
 from openrft.cli.audit import audit_app
 from openrft.settings import Settings
+from openrft.store import schema
 from openrft.store.db import Store
 from tests.conftest import LiveServer
 from tests.store.conftest import pg_cluster, pg_url  # noqa: F401 (fixtures: the PostgreSQL case)
 
 PATH = "/organization/audit_logs"
+SEEDED: EffectiveAt = {"lt": 2_000}  # seed()'s events, t = 1000..1400; the server's own are at the present time
+PAGED: EffectiveAt = {"gte": 3_000, "lt": 4_000}  # the pagination test's
 
 
 @pytest.fixture(params=["sqlite"])
@@ -86,8 +93,8 @@ def project_with_key(live: LiveServer, name: str) -> tuple[str, dict[str, Any]]:
 ALICE = Principal(key_id="key_alice", project_id="proj_default", is_admin=False, service_account_id="svc_acct_alice")
 
 
-def seed(store: Store, project_a: str, project_b: str) -> None:
-    """Five events at t = 1000..1400 (seq 1..5), in two projects and one with no project."""
+def seed(store: Store, project_a: str, project_b: str) -> int:
+    """Five events at t = 1000..1400 (seq base+1..base+5), in two projects and one with no project; base."""
     file_arn = "arn:openrft:files:us-east-1:{}:file/file-abc"
     events = [
         AuditEvent(type="project.created", resource=project_a, details={"data": {"name": "a"}}),
@@ -114,18 +121,19 @@ def seed(store: Store, project_a: str, project_b: str) -> None:
         AuditEvent(type="fine_tuning.job.created", project_id=project_b, resource="ftjob-2"),
     ]
     with store.begin() as conn:
-        for n, event in enumerate(events):
-            record(conn, event, now=1_000 + 100 * n)
+        ids = [record(conn, event, now=1_000 + 100 * n) for n, event in enumerate(events)]
+        first = conn.execute(sa.select(schema.audit_log.c.seq).where(schema.audit_log.c.id == ids[0])).scalar_one()
+    return int(first) - 1
 
 
 @pytest.mark.parametrize("backend_settings", ["sqlite", "postgres"], indirect=True)
 def test_list_shape_and_filters_through_the_sdk(audit_server: LiveServer, store: Store) -> None:
     project_a, _ = project_with_key(audit_server, "alpha")
     project_b, _ = project_with_key(audit_server, "beta")
-    seed(store, project_a, project_b)
+    base = seed(store, project_a, project_b)
     audit_logs = admin_sdk(audit_server).admin.organization.audit_logs
 
-    page = audit_logs.list(limit=100)
+    page = audit_logs.list(limit=100, effective_at=SEEDED)
     assert [e.effective_at for e in page.data] == [1400, 1300, 1200, 1100, 1000]  # newest first
     assert page.has_more is False and page.last_id == page.data[-1].id
     allowed = page.data[3]
@@ -144,7 +152,7 @@ def test_list_shape_and_filters_through_the_sdk(audit_server: LiveServer, store:
         "127.0.0.1",
         "req_2",
     )
-    assert ours["decision"]["effect"] == "Allow" and ours["seq"] == 2 and len(ours["hash"]) == 64
+    assert ours["decision"]["effect"] == "Allow" and ours["seq"] == base + 2 and len(ours["hash"]) == 64
     assert ours["principal"] == ALICE.arn
     created = page.data[4]
     assert created.project is None and created.actor is None
@@ -154,8 +162,10 @@ def test_list_shape_and_filters_through_the_sdk(audit_server: LiveServer, store:
     assert admin_actor is not None and admin_actor.api_key is not None
     assert (admin_actor.api_key.type, admin_actor.api_key.user.id) == ("user", "admin")
 
-    def seqs(**filters: Any) -> list[int]:
-        return [e.model_dump()["openrft"]["seq"] for e in audit_logs.list(**filters).data]
+    def seqs(effective_at: EffectiveAt | None = None, **filters: Any) -> list[int]:
+        """The seeded events' seq numbers (1..5) that the filters list, newest first."""
+        data = audit_logs.list(effective_at={**SEEDED, **(effective_at or {})}, **filters).data
+        return [e.model_dump()["openrft"]["seq"] - base for e in data]
 
     assert seqs(effective_at={"gt": 1100}) == [5, 4, 3]
     assert seqs(effective_at={"gte": 1100, "lt": 1300}) == [3, 2]
@@ -172,19 +182,22 @@ def test_list_shape_and_filters_through_the_sdk(audit_server: LiveServer, store:
 
 
 def test_pagination_after_and_before(audit_server: LiveServer, store: Store) -> None:
-    for n in range(7):
-        record_now(store, AuditEvent(type="fine_tuning.job.created", project_id="proj_default", resource=f"ftjob-{n}"))
+    with store.begin() as conn:
+        for n in range(7):
+            event = AuditEvent(type="fine_tuning.job.created", project_id="proj_default", resource=f"ftjob-{n}")
+            record(conn, event, now=PAGED["gte"] + n)
     audit_logs = admin_sdk(audit_server).admin.organization.audit_logs
-    first = audit_logs.list(limit=3)
+    first = audit_logs.list(limit=3, effective_at=PAGED)
     assert len(first.data) == 3 and first.has_more is True
-    every = [e.id for e in audit_logs.list(limit=3)]  # the SDK's auto-paging follows last_id
+    every = [e.id for e in audit_logs.list(limit=3, effective_at=PAGED)]  # the SDK's auto-paging follows last_id
     assert len(every) == 7 and len(set(every)) == 7 and every[:3] == [e.id for e in first.data]
+    window: dict[str, Any] = {f"effective_at[{op}]": t for op, t in PAGED.items()}  # httpx: the bracket form
     with http(audit_server) as client:
         # before: the page just newer than an event, in the same newest-first order.
-        page = client.get(PATH, params={"limit": 2, "before": every[4]}).json()
+        page = client.get(PATH, params={**window, "limit": 2, "before": every[4]}).json()
         assert [e["id"] for e in page["data"]] == every[2:4] and page["has_more"] is True
         assert (page["first_id"], page["last_id"]) == (every[2], every[3])
-        top = client.get(PATH, params={"limit": 5, "before": every[2]}).json()
+        top = client.get(PATH, params={**window, "limit": 5, "before": every[2]}).json()
         assert [e["id"] for e in top["data"]] == every[:2] and top["has_more"] is False
         for params, param in (
             ({"limit": 0}, "limit"),
@@ -200,15 +213,19 @@ def test_pagination_after_and_before(audit_server: LiveServer, store: Store) -> 
 def test_a_project_key_sees_only_its_project(audit_server: LiveServer, store: Store) -> None:
     project_a, account_a = project_with_key(audit_server, "alpha")
     project_b, _ = project_with_key(audit_server, "beta")
-    seed(store, project_a, project_b)
+    base = seed(store, project_a, project_b)
     key_a = account_a["api_key"]["value"]
     audit_logs = admin_sdk(audit_server, key_a).admin.organization.audit_logs
-    seen = audit_logs.list(limit=100).data
-    assert [e.model_dump()["openrft"]["seq"] for e in seen] == [4, 2]
-    assert {e.project.id for e in seen if e.project} == {project_a}
+    seeded = audit_logs.list(limit=100, effective_at=SEEDED).data
+    assert [e.model_dump()["openrft"]["seq"] - base for e in seeded] == [4, 2]
+    seen = audit_logs.list(limit=100).data  # the server's own events too: this project's only
+    assert seen and {e.project.id if e.project else None for e in seen} == {project_a}
     assert audit_logs.list(project_ids=[project_b]).data == []  # naming another project shows nothing of it
     with http(audit_server, key_a) as client:  # nor can its events be used as cursors
-        other = admin_sdk(audit_server).admin.organization.audit_logs.list(project_ids=[project_b]).data[0].id
+        others = admin_sdk(audit_server).admin.organization.audit_logs.list(
+            project_ids=[project_b], effective_at=SEEDED
+        )
+        other = others.data[0].id
         assert client.get(PATH, params={"after": other}).status_code == 400
     with http(audit_server, "sk-not-a-key") as client:
         assert client.get(PATH).status_code == 401
@@ -220,14 +237,17 @@ def test_cli_lists_events(audit_server: LiveServer, store: Store) -> None:
     seed(store, project_a, project_b)
     env = {"OPENRFT_BASE_URL": audit_server.base_url, "OPENRFT_API_KEY": audit_server.admin_key, "COLUMNS": "250"}
     runner = CliRunner()
-    table = runner.invoke(audit_app, ["--project", project_b], env=env)
+    until = ["--until", "1999"]  # seed()'s events, not the server's own of these requests
+    table = runner.invoke(audit_app, ["--project", project_b, *until], env=env)
     assert table.exit_code == 0, table.output
     assert (
         "lambda:InvokeFunction" in table.output and "denied" in table.output and "files:CreateFile" not in table.output
     )
-    listed = runner.invoke(audit_app, ["--json", "--limit", "2", "--since", "1970-01-01T00:16:40Z"], env=env)
+    listed = runner.invoke(audit_app, ["--json", "--limit", "2", "--since", "1970-01-01T00:16:40Z", *until], env=env)
     assert listed.exit_code == 0, listed.output
     events = json.loads(listed.output)
     assert [e["effective_at"] for e in events] == [1400, 1300]
-    since = runner.invoke(audit_app, ["--json", "--since", "1300", "--type", "fine_tuning.job.created"], env=env)
+    since = runner.invoke(
+        audit_app, ["--json", "--since", "1300", "--type", "fine_tuning.job.created", *until], env=env
+    )
     assert [e["openrft"]["resource"] for e in json.loads(since.output)] == ["ftjob-2", "ftjob-1"]
