@@ -6,7 +6,6 @@ Shared by the IAM, STS and notebook contract tests: each builds the real boto3 c
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,10 +13,8 @@ import boto3
 import botocore.config
 import httpx
 import pytest
-from starlette.concurrency import run_in_threadpool
 
 from openrft.api.server import start_in_thread
-from openrft.auth import sigv4, sts
 from openrft.settings import Settings
 from tests.conftest import LiveServer
 
@@ -89,57 +86,8 @@ def error_of(exc: Any) -> tuple[str, int, str]:
 
 def serve(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
     """A live server (no worker) with the IAM/STS query endpoint and the IAM organization API."""
-    _wire_until_the_app_does(monkeypatch)
     server = start_in_thread(settings, embedded_worker=False)
     yield LiveServer(base_url=server.base_url, settings=settings)
     server.stop(timeout_s=10)
 
 
-def _wire_until_the_app_does(monkeypatch: pytest.MonkeyPatch) -> None:
-    """TRANSITIONAL (remove once app.py and deps.py wire them): the routers and the STS credential lookups."""
-    from openrft.api import app as app_module
-    from openrft.api import deps
-    from openrft.api import server as server_module
-    from openrft.api.awsquery.router import router as query_router
-    from openrft.api.iam_org.router import router as iam_org_router
-
-    if "awsquery" not in inspect.getsource(app_module):
-        create = server_module.create_app
-
-        def create_app(settings: Settings, *, embedded_worker: bool | None = None) -> Any:
-            app = create(settings, embedded_worker=embedded_worker)
-            app.include_router(iam_org_router, prefix="/v1")
-            app.include_router(query_router)
-            return app
-
-        monkeypatch.setattr(server_module, "create_app", create_app)
-    if "secret_for_access_key" not in inspect.getsource(deps):
-        bearer = deps.authenticate_bearer
-
-        def authenticate_bearer(store: Any, secret: str) -> Any:
-            if sts.is_session_token(secret):
-                return sts.principal_for_session_token(store, secret)
-            return bearer(store, secret)
-
-        async def verify_sigv4(request: Any, ctx: Any) -> Any:
-            headers: dict[str, list[str]] = {}
-            for name, value in request.headers.raw:
-                headers.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
-            raw_path = request.scope.get("raw_path") or request.url.path.encode()
-            signed = sigv4.SignedRequest(
-                method=request.method,
-                raw_path=raw_path.decode("latin-1").split("?", 1)[0],
-                raw_query=request.scope.get("query_string", b"").decode("latin-1"),
-                headers=headers,
-                body=await request.body(),
-            )
-
-            def lookup(key_id: str, security_token: str | None = None) -> Any:
-                if sts.is_session_key(key_id):
-                    return sts.secret_for_access_key(ctx.store, ctx.cipher, key_id, security_token)
-                return deps.secret_for_key_id(ctx.store, ctx.cipher, ctx.settings, key_id)
-
-            return await run_in_threadpool(sigv4.verify, signed, lookup)
-
-        monkeypatch.setattr(deps, "authenticate_bearer", authenticate_bearer)
-        monkeypatch.setattr(deps, "verify_sigv4", verify_sigv4)

@@ -101,7 +101,9 @@ def test_explicit_deny_wins_over_full_access(live_server: LiveServer) -> None:
         managed=("OpenRFTFullAccess",),
     )
     client = live_server.openai_client(key.secret)
-    uploaded = client.files.create(file=("a.jsonl", b'{"messages": [{"role": "user", "content": "x"}]}\n'), purpose="evals")
+    uploaded = client.files.create(
+        file=("a.jsonl", b'{"messages": [{"role": "user", "content": "x"}]}\n'), purpose="evals"
+    )
     with pytest.raises(openai.PermissionDeniedError) as err:
         client.files.delete(uploaded.id)
     assert "explicit deny" in str(err.value) and "NoDeletes" in str(err.value)

@@ -52,13 +52,16 @@ def refusal(call: Any, status: type[openai.APIStatusError]) -> dict[str, Any]:
     return body
 
 
-def make_role(live_server: LiveServer, name: str, *statements: dict[str, Any], trust: dict[str, Any] = TRUST_JOBS) -> str:
+def make_role(
+    live_server: LiveServer, name: str, *statements: dict[str, Any], trust: dict[str, Any] = TRUST_JOBS
+) -> str:
     iam = aws_client(live_server, "iam")
     arn = str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])
     if statements:
         iam.put_role_policy(
-            RoleName=name, PolicyName="grader", PolicyDocument=json.dumps({"Version": "2012-10-17",
-                                                                           "Statement": list(statements)})
+            RoleName=name,
+            PolicyName="grader",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": list(statements)}),
         )
     return arn
 
@@ -94,13 +97,16 @@ def test_a_resource_policy_on_the_function_is_enough(live_server: LiveServer, re
 def test_naming_a_role_needs_pass_role_on_it(live_server: LiveServer, reward: str) -> None:
     role = make_role(live_server, "rft-grader", allow("lambda:InvokeFunction", FUNCTION_ARN))
     without = make_key(live_server, *TRAINER)
-    body = refusal(lambda: start(live_server.openai_client(without.secret), reward, role_arn=role),
-                   openai.PermissionDeniedError)
+    body = refusal(
+        lambda: start(live_server.openai_client(without.secret), reward, role_arn=role), openai.PermissionDeniedError
+    )
     assert f"iam:PassRole on resource: {role}" in body["message"]
 
-    passer = make_key(live_server, *TRAINER, allow("iam:PassRole", role,
-                                                    Condition={"StringEquals": {"iam:PassedToService":
-                                                                                "bedrock.amazonaws.com"}}))
+    passer = make_key(
+        live_server,
+        *TRAINER,
+        allow("iam:PassRole", role, Condition={"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}),
+    )
     job = start(live_server.openai_client(passer.secret), reward, role_arn=role)
     assert job.identity["type"] == "role" and job.identity["role_arn"] == role  # type: ignore[attr-defined]
     # The role's rights decide, not the creator's: the creator itself may not invoke the function.
@@ -119,8 +125,10 @@ def test_role_errors(live_server: LiveServer, reward: str) -> None:
     missing = f"arn:aws:iam::{ACCOUNT}:role/none"
     body = refusal(lambda: start(client, reward, role_arn=missing), openai.BadRequestError)
     assert (body["param"], body["code"]) == ("role_arn", "role_not_found")
-    lambda_only = {**TRUST_JOBS, "Statement": [{**TRUST_JOBS["Statement"][0],
-                                                "Principal": {"Service": "lambda.amazonaws.com"}}]}
+    lambda_only = {
+        **TRUST_JOBS,
+        "Statement": [{**TRUST_JOBS["Statement"][0], "Principal": {"Service": "lambda.amazonaws.com"}}],
+    }
     role = make_role(live_server, "lambda-only", trust=lambda_only)
     body = refusal(lambda: start(client, reward, role_arn=role), openai.BadRequestError)
     assert body["param"] == "role_arn" and "bedrock.amazonaws.com" in body["message"]

@@ -62,14 +62,22 @@ def test_add_get_remove_permission_shapes(lam: Any) -> None:
 def test_permission_errors(lam: Any) -> None:
     lam.add_permission(FunctionName="reward", StatementId="s1", Action="lambda:InvokeFunction", Principal=ACCOUNT)
     cases = [
-        (dict(FunctionName="reward", StatementId="s1", Action="lambda:InvokeFunction", Principal=ACCOUNT),
-         ("ResourceConflictException", 409)),
-        (dict(FunctionName="nope", StatementId="s2", Action="lambda:InvokeFunction", Principal=ACCOUNT),
-         ("ResourceNotFoundException", 404)),
-        (dict(FunctionName="reward", StatementId="s3", Action="lambda:InvokeFunction", Principal="someone"),
-         ("InvalidParameterValueException", 400)),
-        (dict(FunctionName="reward", StatementId="s4", Action="s3:GetObject", Principal=ACCOUNT),
-         ("InvalidParameterValueException", 400)),
+        (
+            dict(FunctionName="reward", StatementId="s1", Action="lambda:InvokeFunction", Principal=ACCOUNT),
+            ("ResourceConflictException", 409),
+        ),
+        (
+            dict(FunctionName="nope", StatementId="s2", Action="lambda:InvokeFunction", Principal=ACCOUNT),
+            ("ResourceNotFoundException", 404),
+        ),
+        (
+            dict(FunctionName="reward", StatementId="s3", Action="lambda:InvokeFunction", Principal="someone"),
+            ("InvalidParameterValueException", 400),
+        ),
+        (
+            dict(FunctionName="reward", StatementId="s4", Action="s3:GetObject", Principal=ACCOUNT),
+            ("InvalidParameterValueException", 400),
+        ),
     ]
     for args, expected in cases:
         with pytest.raises(botocore.exceptions.ClientError) as err:
@@ -80,8 +88,13 @@ def test_permission_errors(lam: Any) -> None:
     assert error_code(err.value) == ("ResourceNotFoundException", 404)
     revision = lam.get_policy(FunctionName="reward")["RevisionId"]
     with pytest.raises(botocore.exceptions.ClientError) as err:
-        lam.add_permission(FunctionName="reward", StatementId="s5", Action="lambda:InvokeFunction",
-                           Principal=ACCOUNT, RevisionId="0" + revision[1:])
+        lam.add_permission(
+            FunctionName="reward",
+            StatementId="s5",
+            Action="lambda:InvokeFunction",
+            Principal=ACCOUNT,
+            RevisionId="0" + revision[1:],
+        )
     assert error_code(err.value) == ("PreconditionFailedException", 412)
 
 

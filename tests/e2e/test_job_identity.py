@@ -30,8 +30,10 @@ def test_a_permission_revoked_mid_run_fails_the_job_with_that_reason(flow: Flow)
     )
     role = iam.create_role(RoleName="trainer", AssumeRolePolicyDocument=json.dumps(TRUST_JOBS))["Role"]["Arn"]
     function_arns = f"arn:aws:lambda:us-east-1:{account_id(project.id)}:function:{deployed.name}*"
-    grant = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction",
-                                                     "Resource": function_arns}]}
+    grant = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": function_arns}],
+    }
     iam.put_role_policy(RoleName="trainer", PolicyName="reward", PolicyDocument=json.dumps(grant))
 
     client = flow.client(project)
@@ -44,8 +46,13 @@ def test_a_permission_revoked_mid_run_fails_the_job_with_that_reason(flow: Flow)
         method={"type": "reinforcement", "reinforcement": {"grader": grader, "hyperparameters": TINY_HP}},  # type: ignore[typeddict-item]
         extra_body={"role_arn": role},
     )
-    wait_for(client, job.id, lambda j: any(e.type == "metrics" for e in events(client, j.id)), timeout_s=240,
-             what="a first step graded as the role")
+    wait_for(
+        client,
+        job.id,
+        lambda j: any(e.type == "metrics" for e in events(client, j.id)),
+        timeout_s=240,
+        what="a first step graded as the role",
+    )
     iam.delete_role_policy(RoleName="trainer", PolicyName="reward")
 
     deadline = time.monotonic() + 240

@@ -3,9 +3,12 @@
 `get_principal` takes its credentials through two FastAPI security schemes, so every route that needs a
 caller documents them in the OpenAPI document: `Bearer` (an openrft API key, what the openai client
 sends) and `SigV4` (AWS Signature Version 4 with an openrft key, what boto3 sends). Either works on
-every path. The console's pages call the same routes with its session cookie instead, plus the session's
-CSRF token in `X-CSRF-Token` (openrft.auth.sessions): same principal, same authorization. OpenAI's
-`OpenAI-Project` header names the project to act in: a project key's own, or any for the admin key.
+every path, with temporary credentials from STS too (`ASIA...` key ids with `X-Amz-Security-Token`, or
+the session token as a Bearer secret). Once the caller is known, `get_principal` authorizes the route's
+one action on its resource (openrft.api.authz): every route that names a caller is decided. The
+console's pages call the same routes with its session cookie instead, plus the session's CSRF token in
+`X-CSRF-Token` (openrft.auth.sessions): same principal, same authorization. OpenAI's `OpenAI-Project`
+header names the project to act in: a project key's own, or any for the admin key.
 """
 
 from __future__ import annotations
@@ -131,7 +134,8 @@ async def verify_sigv4(request: Request, ctx: AppContext) -> Principal:
 
     # In a worker thread: the key lookup is blocking database I/O.
     principal = await run_in_threadpool(sigv4.verify, signed, lookup)
-    await run_in_threadpool(record_use, ctx.store, principal)
+    if principal.role_arn is None:  # a role session has no key row to mark
+        await run_in_threadpool(record_use, ctx.store, principal)
     return principal
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from openrft.auth.keys import Principal, authenticate_bearer
+from openrft.auth.keys import Principal, authenticate_bearer, principal_of
 from openrft.errors import AuthenticationFailed, PermissionDenied
 from openrft.ids import now_s, random_token
 from openrft.store import schema
@@ -73,22 +73,27 @@ def read_session(store: Store, token: str) -> Session:
     with store.begin() as conn:
         row = conn.execute(
             sa.select(
-                s.csrf_token, s.expires_at, s.revoked_at, k.id, k.project_id, k.is_admin, k.revoked_at.label("kr")
+                s.csrf_token,
+                s.expires_at.label("session_expires_at"),
+                s.revoked_at.label("signed_out_at"),
+                schema.api_keys,
             )
             .select_from(schema.console_sessions.join(schema.api_keys, k.id == s.key_id))
             .where(s.id_sha256 == _digest(token))
         ).first()
     if row is None:
         raise SessionExpired("Your console session is not valid: sign in again.")
-    if row.revoked_at is not None:
+    if row.signed_out_at is not None:
         raise SessionExpired("You signed out of this console session: sign in again.")
-    if row.kr is not None:
+    if row.revoked_at is not None:
         raise SessionExpired("The API key of this console session was revoked: sign in with a live key.")
-    if row.expires_at <= now_s():
+    if row.session_expires_at <= now_s():
         raise SessionExpired("Your console session expired: sign in again.")
-    return Session(
-        Principal(key_id=row.id, project_id=row.project_id, is_admin=bool(row.is_admin)), row.csrf_token, row.expires_at
-    )
+    try:
+        principal = principal_of(row)  # the key's restrictions and identity as of now
+    except AuthenticationFailed as exc:
+        raise SessionExpired(f"{exc.message} Sign in with a live key.") from None
+    return Session(principal, row.csrf_token, row.session_expires_at)
 
 
 def check_csrf(session: Session, presented: str | None) -> None:
