@@ -329,7 +329,7 @@ def test_mutations_are_audited_with_the_change(server: LiveServer, iam: Any) -> 
     ops.put_role_policy(RoleName="reward-exec", PolicyName="invoke", PolicyDocument=json.dumps(INVOKE_ANY))
     ops.get_role(RoleName="reward-exec")  # a read: its decision is audited by authorization, no mutation row
     with pytest.raises(ops.exceptions.NoSuchEntityException):
-        ops.delete_role_policy(RoleName="reward-exec", PolicyName="absent")  # failed: nothing changed, no row
+        ops.delete_role_policy(RoleName="reward-exec", PolicyName="absent")  # nothing changed: recorded as failed
     ctx = build_context(server.settings)
     try:
         with ctx.store.begin() as conn:
@@ -344,4 +344,5 @@ def test_mutations_are_audited_with_the_change(server: LiveServer, iam: Any) -> 
     assert [tuple(r) for r in rows] == [
         ("iam.role.created", key["id"], arn, "succeeded", "iam:CreateRole"),
         ("iam.role.policy_put", key["id"], arn, "succeeded", "iam:PutRolePolicy"),
+        ("iam.role.policy_deleted", key["id"], arn, "failed", "iam:DeleteRolePolicy"),
     ]

@@ -2,7 +2,7 @@
 
 Keys are made through the organization API (httpx: not in the openai SDK) and the CLI, then used through
 the openai SDK and boto3 as a customer would. Enforcement (scopes, allowed models, rate limits) runs in
-the request path (openrft.api.authz); the tests that need it are marked `needs authz wiring` until it is.
+the request path (openrft.api.authz), on Bearer and SigV4 requests alike.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from tests.conftest import LiveServer
 from tests.inference.tiny import TinyModels, tiny_dirs_fixture, tiny_fixture  # noqa: F401
 
 INFERENCE_ONLY = "arn:aws:iam::aws:policy/OpenRFTInferenceOnly"
-needs_wiring = pytest.mark.xfail(reason="needs authz wiring", strict=False)
 GRADER = {
     "type": "string_check",
     "name": "exact",
@@ -286,7 +285,6 @@ def test_expired_key_is_refused(live_server: LiveServer) -> None:
     assert caught.value.code == "expired_api_key" and account["api_key"]["id"] in message_of(caught.value)
 
 
-@needs_wiring
 def test_read_only_key_reads_but_cannot_create_a_job(live_server: LiveServer) -> None:
     client = sdk(live_server, make_key(live_server, permissions="read_only"))
     client.models.list()
@@ -301,7 +299,6 @@ def test_read_only_key_reads_but_cannot_create_a_job(live_server: LiveServer) ->
     assert caught.value.type == "invalid_request_error"
 
 
-@needs_wiring
 def test_inference_only_key_chats_but_cannot_list_files(live_server: LiveServer, tiny: TinyModels) -> None:
     account = make_key(live_server, permissions="restricted", resources={"model_capabilities": "write"})
     client = sdk(live_server, account)
@@ -317,7 +314,6 @@ def test_inference_only_key_chats_but_cannot_list_files(live_server: LiveServer,
     assert "Missing scopes: api.model.read." in message_of(caught.value)
 
 
-@needs_wiring
 def test_allowed_models_limit_which_model_a_key_calls(live_server: LiveServer, tiny: TinyModels) -> None:
     account = make_key(live_server, allowed_models=["ft:tiny-llama:*"])
     client = sdk(live_server, account)
@@ -328,7 +324,6 @@ def test_allowed_models_limit_which_model_a_key_calls(live_server: LiveServer, t
     assert caught.value.param == "model"
 
 
-@needs_wiring
 def test_third_request_over_rpm_2_is_429_with_headers(live_server: LiveServer) -> None:
     client = sdk(live_server, make_key(live_server, rpm_limit=2))
     client.models.list()
@@ -348,7 +343,6 @@ def test_third_request_over_rpm_2_is_429_with_headers(live_server: LiveServer) -
     assert headers["x-ratelimit-reset-requests"].endswith("s")
 
 
-@needs_wiring
 def test_admitted_requests_carry_the_ratelimit_headers(live_server: LiveServer) -> None:
     client = sdk(live_server, make_key(live_server, rpm_limit=2, tpm_limit=1000))
     headers = client.models.with_raw_response.list().headers
@@ -357,7 +351,6 @@ def test_admitted_requests_carry_the_ratelimit_headers(live_server: LiveServer) 
     assert headers["x-ratelimit-reset-tokens"] == "0s" and "retry-after" not in headers
 
 
-@needs_wiring
 def test_tokens_per_minute_are_charged_with_usage(live_server: LiveServer, tiny: TinyModels) -> None:
     client = sdk(live_server, make_key(live_server, tpm_limit=20))
     out = client.chat.completions.create(
@@ -371,7 +364,6 @@ def test_tokens_per_minute_are_charged_with_usage(live_server: LiveServer, tiny:
     assert caught.value.response.headers["x-ratelimit-remaining-tokens"] == "0"
 
 
-@needs_wiring
 def test_sigv4_key_is_held_to_its_scopes(live_server: LiveServer) -> None:
     account = make_key(live_server, permissions="read_only")
     aws = lambda_client(

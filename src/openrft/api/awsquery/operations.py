@@ -2,18 +2,18 @@
 
 `run_operation` is the whole life of one call once the caller is known: name the resource, decide the
 action on it (`openrft.api.authz.check`: scopes, rate limit, policies, the audit record of the
-decision), run it, and record a mutation in the audit trail in the same transaction as the change.
+decision), run it. Its mutation is recorded by openrft.api.auditing in the same transaction as the
+change, under the operation's own event name (`iam.role.created`); a refused or failed one as failed.
 Blocking (database): the router calls it in a worker thread.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from openrft.api.awsquery.access import CallerInfo, check
-from openrft.auth import audit
 from openrft.auth.keys import Principal
 from openrft.context import AppContext
 from openrft.errors import InvalidRequest
@@ -56,22 +56,7 @@ def run_operation(op: Operation, call: OpCall) -> dict[str, Any]:
     if op.action is not None and not op.checks_itself:
         keys = op.keys(call) if op.keys else None
         check(call.ctx, call.principal, call.info, op.action, resource, keys=keys)
-    if op.event is None:
-        return op.run(call)
-    event = audit.AuditEvent(
-        type=op.event,
-        project_id=call.project_id,
-        actor=call.principal,
-        source_ip=call.info.source_ip,
-        user_agent=call.info.user_agent,
-        action=op.action,
-        resource=resource,
-        outcome="succeeded",
-        request_id=call.info.request_id,
-        details=None,
-    )
-    with audit.on_next_write(event) as pending:
-        result = op.run(call)
-    if not pending.recorded:
-        audit.record_now(call.ctx.store, event)
-    return result
+    pending = call.info.pending  # the request's mutation record (openrft.api.auditing), armed by `check`
+    if op.event is not None and pending is not None and pending.event is not None:
+        pending.event = replace(pending.event, type=op.event)  # IAM's own name for what it changed
+    return op.run(call)
