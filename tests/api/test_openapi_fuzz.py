@@ -87,6 +87,21 @@ def seed_objects(server: LiveServer, tiny: TinyModels) -> dict[str, str]:
     account = httpx.post(
         f"{server.v1}/organization/projects/{project['id']}/service_accounts", json={"name": "ci"}, headers=admin
     ).json()
+    permission = {"StatementId": "fuzz", "Action": "lambda:InvokeFunction", "Principal": "bedrock.amazonaws.com"}
+    httpx.post(f"{lam}/reward/policy", json=permission, headers=admin).raise_for_status()
+    iam = f"{server.v1}/organization/projects/{project['id']}"
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    httpx.post(f"{iam}/roles", json={"name": "fuzz-role", "trust_policy": trust}, headers=admin).raise_for_status()
+    grant = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "models:ListModels", "Resource": "*"}],
+    }
+    httpx.post(f"{iam}/policies", json={"name": "fuzz-policy", "document": grant}, headers=admin).raise_for_status()
     evals = seed_eval(server)
     preflight = httpx.post(
         f"{server.v1}/preflights",
@@ -105,6 +120,10 @@ def seed_objects(server: LiveServer, tiny: TinyModels) -> dict[str, str]:
         "project_id": project["id"],
         "service_account_id": account["id"],
         "key_id": account["api_key"]["id"],
+        "statement_id": "fuzz",
+        "role_name": "fuzz-role",
+        "policy_ref": "fuzz-policy",
+        "policy_name": "fuzz-inline",
     }
 
 

@@ -406,7 +406,11 @@ def invoke(
     )
 
 
-@router.post("/{function_name}/policy", status_code=201, **_op(AddPermissionResponse, 404, 409, 412))
+@router.post(
+    "/{function_name}/policy",
+    status_code=201,
+    **_op(AddPermissionResponse, 404, 409, 412, body=schemas.AddPermissionRequest),
+)
 def add_permission(
     function_name: str,
     qualifier: str | None = Query(None, alias="Qualifier"),
