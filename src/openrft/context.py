@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from openrft.auth.keys import KeyCipher, ensure_bootstrap
 from openrft.auth import audit
+from openrft.auth.keys import KeyCipher, ensure_bootstrap
 from openrft.settings import Settings
 from openrft.store.blobs import BlobStore
 from openrft.store.db import Store

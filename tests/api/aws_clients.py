@@ -89,5 +89,3 @@ def serve(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveS
     server = start_in_thread(settings, embedded_worker=False)
     yield LiveServer(base_url=server.base_url, settings=settings)
     server.stop(timeout_s=10)
-
-

@@ -77,6 +77,6 @@ class AuditMutations:
                 await self.app(scope, receive, send_status)
             finally:
                 if pending.event is not None and not pending.recorded:
-                    outcome = "succeeded" if status < 400 else "failed"
+                    outcome: audit.Outcome = "succeeded" if status < 400 else "failed"
                     details = {**(pending.event.details or {}), "status": status}
                     audit.record_now(self.ctx.store, replace(pending.event, outcome=outcome, details=details))

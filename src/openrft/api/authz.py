@@ -275,7 +275,7 @@ def iter_routes(app: FastAPI) -> Iterator[tuple[str, str, Callable[..., Any]]]:
     def walk(routes: Sequence[Any], prefix: str) -> Iterator[tuple[str, str, Callable[..., Any]]]:
         for route in routes:
             if isinstance(route, APIRoute):
-                for method in sorted(route.methods):
+                for method in sorted(route.methods or ()):
                     yield method, prefix + route.path, route.endpoint
             elif hasattr(route, "original_router"):  # FastAPI's lazily included router
                 yield from walk(route.original_router.routes, prefix + route.include_context.prefix)

@@ -1,8 +1,8 @@
 """Every request gets an id: `x-request-id` on the response (the openai SDK reads it as `_request_id`,
 AWS's clients as `x-amzn-RequestId`), kept on `request.state.request_id` so that the audit trail and
 error logs name the request they belong to. A rate-limited key's `x-ratelimit-*` headers, which the
-authorization step leaves in the request's state, are added to its answer here as well. A client's own `X-Request-Id` is kept when it is a sane
-token, so a caller can correlate its logs with ours.
+authorization step leaves in the request's state, are added to its answer here as well. A client's own
+`X-Request-Id` is kept when it is a sane token, so a caller can correlate its logs with ours.
 """
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ import sqlalchemy as sa
 
 from openrft.auth import arns, authorize
 from openrft.auth.keys import Principal, principal_of
-from openrft.errors import AccessDenied, AuthenticationFailed
 from openrft.auth.policy import PolicyKind, RequestContext, evaluate, parse_policy
+from openrft.errors import AccessDenied, AuthenticationFailed
 from openrft.functions.arn import InvalidReference, account_id, is_aws_arn, parse_ref
 from openrft.store import schema
 

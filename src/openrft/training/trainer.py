@@ -275,7 +275,9 @@ def grade(grader: dict[str, Any], texts: list[str], rows: list[Any], ctx: Any, s
     except GraderValidationError as exc:
         raise JobFailed("invalid_grader", str(exc), "method.reinforcement.grader") from exc
     except AccessDenied as exc:  # a permission the job's identity had at creation was revoked since
-        raise JobFailed("permission_denied", f"The job's identity may no longer call its grader: {exc}", exc.param) from exc
+        raise JobFailed(
+            "permission_denied", f"The job's identity may no longer call its grader: {exc}", exc.param
+        ) from exc
     except OpenRFTError as exc:  # e.g. the lambda grader's function was deleted
         raise JobFailed("grader_error", f"The grader can't run: {exc}", "method.reinforcement.grader") from exc
 

@@ -19,8 +19,8 @@ from openrft import safejson
 from openrft.context import AppContext
 from openrft.errors import InvalidRequestContent, RequestTooLarge, ServerFault
 from openrft.functions import registry
-from openrft.functions.execution_env import invocation_context
 from openrft.functions.arn import account_id, function_arn
+from openrft.functions.execution_env import invocation_context
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,6 @@ from openrft.inference import registry
 from openrft.store import schema
 from openrft.training import hparams
 
-
 JOB_SERVICE = "bedrock.amazonaws.com"  # the service principal a job's role must trust
 
 
