@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from openrft.auth import audit
+from openrft.auth import audit, sts
 from openrft.auth.keys import KeyCipher, ensure_bootstrap
 from openrft.settings import Settings
 from openrft.store.blobs import BlobStore
@@ -32,6 +32,7 @@ def build_context(settings: Settings) -> AppContext:
     ensure_bootstrap(store, settings)
     blobs = BlobStore(settings.blobs_dir)
     sweep_file_blobs(store, blobs)  # bytes of crashed uploads and finished deletes
+    sts.sweep_sessions(store)  # temporary credentials that ended a day ago or more
     if settings.audit_retention_days:  # the audit trail's oldest events, the chain kept verifiable
         audit.sweep(store, retention_s=settings.audit_retention_days * 86_400)
     return AppContext(

@@ -255,3 +255,25 @@ def test_execution_role_credentials_for_a_service(server: LiveServer, iam: Any) 
         ctx.store.dispose()
     session = client("sts", server, creds.access_key_id, creds.secret_access_key, creds.session_token)
     assert session.get_caller_identity()["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/exec/reward"
+
+
+def test_sessions_that_ended_a_day_ago_are_swept(server: LiveServer, role_arn: str) -> None:
+    import sqlalchemy as sa
+
+    from openrft.auth.sts import sweep_sessions
+    from openrft.store import schema
+    from openrft.store.db import Store
+
+    live = assume(server, role_arn)["Credentials"]["AccessKeyId"]
+    old = assume(server, role_arn, name="old")["Credentials"]["AccessKeyId"]
+    store = Store(server.settings.db_url)
+    try:
+        with store.begin() as conn:
+            table = schema.sts_sessions
+            conn.execute(table.update().where(table.c.access_key_id == old).values(expires_at=1000))
+        assert sweep_sessions(store) == 1
+        with store.begin() as conn:
+            left = {r.access_key_id for r in conn.execute(sa.select(schema.sts_sessions.c.access_key_id))}
+        assert live in left and old not in left
+    finally:
+        store.dispose()

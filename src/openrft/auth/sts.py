@@ -263,6 +263,15 @@ def principal_for_session_token(store: Store, token: str) -> Principal:
     return _principal(row)
 
 
+def sweep_sessions(store: Store, *, older_than_s: int = 86_400) -> int:
+    """Delete sessions that ended (expired or revoked) more than `older_than_s` ago: every function
+    invocation with an execution role makes one, and none can authenticate once over."""
+    cutoff = now_s() - older_than_s
+    ended = sa.or_(sessions_t.c.expires_at < cutoff, sessions_t.c.revoked_at < cutoff)
+    with store.begin() as conn:
+        return int(conn.execute(sessions_t.delete().where(ended)).rowcount or 0)
+
+
 def revoke_sessions(conn: sa.Connection, *, project_id: str, role_id: str) -> int:
     """Revoke every live session of a role; returns how many."""
     now = now_s()
