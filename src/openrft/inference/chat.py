@@ -9,6 +9,7 @@ With `deadline_s`, generation that has not finished by then is cancelled (its ba
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from pydantic import ValidationError
@@ -49,9 +50,15 @@ def chat_completion(
         raise invalid_from(exc.errors()) from None
     engine = get_engine()
     prep = service.prepare_chat(ctx, engine, project_id, request, default_max_tokens=default_max_tokens)
+    started = time.monotonic()
     try:
         # wait_for cancels the generation on time-out; _events' finally then cancels each sequence.
-        return asyncio.run(asyncio.wait_for(service.complete(engine, prep, _never_disconnected), deadline_s))
+        answer = asyncio.run(asyncio.wait_for(service.complete(engine, prep, _never_disconnected), deadline_s))
     except TimeoutError:
         assert deadline_s is not None
         raise DeadlineExceeded(deadline_s) from None
+    # A starved event loop can fire wait_for's timer after the answer is in (it then returns the answer):
+    # an answer past its deadline is still a miss.
+    if deadline_s is not None and time.monotonic() - started > deadline_s:
+        raise DeadlineExceeded(deadline_s)
+    return answer
