@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from openrft.auth import managed
 from openrft.auth.arns import policy as policy_arn
 from openrft.auth.arns import role as role_arn
-from openrft.auth.policy import Policy, PolicyKind, parse_policy
+from openrft.auth.policy import Policy, PolicyKind, parse_policy, parse_stored
 from openrft.errors import AccessDenied, DeleteConflict, EntityAlreadyExists, InvalidRequest, NoSuchEntity
 from openrft.ids import now_s
 from openrft.store import schema
@@ -527,11 +527,11 @@ def policies_of(
     )
     for row in conn.execute(query.order_by(inline_t.c.name)).all():
         cite = _inline_name(conn, principal_type, principal_id, row.name)
-        out.append(parse_policy(row.document, name=cite, kind=PolicyKind.IDENTITY))
+        out.append(parse_stored(row.document, name=cite, kind=PolicyKind.IDENTITY))
     for policy in attached_policies(
         conn, project_id=project_id, principal_type=principal_type, principal_id=principal_id
     ):
-        out.append(parse_policy(policy.document, name=policy.arn, kind=PolicyKind.IDENTITY))
+        out.append(parse_stored(policy.document, name=policy.arn, kind=PolicyKind.IDENTITY))
     return out
 
 

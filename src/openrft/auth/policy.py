@@ -326,6 +326,17 @@ def parse_policy(document: str | Mapping[str, Any], *, name: str, kind: PolicyKi
     return Policy(name=name, statements=statements, kind=kind, version=version)
 
 
+def parse_stored(document: Mapping[str, Any], *, name: str, kind: PolicyKind) -> Policy:
+    """`parse_policy` of a document already validated when it was stored, memoised on its content: every
+    request's decision reads the caller's policies, and the same few documents come back each time."""
+    return _parse_text(json.dumps(document, sort_keys=True), name, kind)
+
+
+@lru_cache(maxsize=1024)
+def _parse_text(text: str, name: str, kind: PolicyKind) -> Policy:
+    return parse_policy(text, name=name, kind=kind)
+
+
 # --- matching ---------------------------------------------------------------------------------------
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from openrft.auth.policy import Policy, PolicyKind, parse_policy
+from openrft.auth.policy import Policy, PolicyKind, parse_policy, parse_stored
 from openrft.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict, ResourceNotFound
 from openrft.functions.arn import function_arn
 from openrft.functions.registry.rows import require_function, resolve_qualifier
@@ -179,4 +179,4 @@ def resource_policy(conn: sa.Connection, project_id: str, name: str, qualifier: 
     if not statements:
         return None
     arn = function_arn(project_id, name, qualifier)
-    return parse_policy(_document(statements), name=f"{arn} (resource policy)", kind=PolicyKind.RESOURCE)
+    return parse_stored(_document(statements), name=f"{arn} (resource policy)", kind=PolicyKind.RESOURCE)
