@@ -133,3 +133,21 @@ def test_a_deleted_function_takes_its_policy_with_it(lam: Any) -> None:
     with pytest.raises(botocore.exceptions.ClientError) as err:
         lam.get_policy(FunctionName="reward")
     assert error_code(err.value) == ("ResourceNotFoundException", 404)
+
+
+def test_a_function_policy_cannot_grow_past_aws_limit(lam: Any) -> None:
+    source_arn = "arn:aws:bedrock:us-east-1:" + ACCOUNT + ":model-customization-job/" + "x" * 200
+    added = 0
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        for n in range(200):
+            lam.add_permission(
+                FunctionName="reward",
+                StatementId=f"s{n}",
+                Action="lambda:InvokeFunction",
+                Principal="bedrock.amazonaws.com",
+                SourceArn=source_arn,
+            )
+            added += 1
+    assert 0 < added < 200
+    assert error_code(err.value)[1] == 400 and "PolicySize" in str(err.value)
+    assert len(json.loads(lam.get_policy(FunctionName="reward")["Policy"])["Statement"]) == added

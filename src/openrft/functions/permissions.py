@@ -111,8 +111,6 @@ def add_permission(
         }
         if condition:
             statement["Condition"] = condition
-        # Checked against the grammar the evaluator reads, so a stored statement always parses.
-        parse_policy(_document([statement]), name=resource, kind=PolicyKind.RESOURCE)
         exists = conn.execute(
             sa.select(perms.c.statement_id).where(*_scope(project_id, name, qualifier), perms.c.statement_id == sid)
         ).first()
@@ -121,6 +119,10 @@ def add_permission(
                 f"The statement id ({sid}) provided already exists. Please provide a new "
                 "statement id, or remove the existing statement."
             )
+        # The whole policy with it, against the grammar the evaluator reads and its 20 KB limit (as AWS's
+        # PolicyLengthExceededException): a stored policy always parses, and cannot grow without bound.
+        existing = _statements(conn, project_id, name, qualifier)
+        parse_policy(_document([*existing, statement]), name=resource, kind=PolicyKind.RESOURCE)
         conn.execute(
             perms.insert().values(
                 project_id=project_id,
