@@ -52,11 +52,22 @@ def template_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, A
     return out
 
 
-def render_chat(tokenizer: Any, messages: Sequence[Mapping[str, Any]], tools: list[Any] | None = None) -> list[int]:
-    """Token ids of the conversation, ending with the assistant turn's opening."""
+def render_chat(
+    tokenizer: Any,
+    messages: Sequence[Mapping[str, Any]],
+    tools: list[Any] | None = None,
+    *,
+    add_generation_prompt: bool = True,
+) -> list[int]:
+    """Token ids of the conversation, ending with the assistant turn's opening (or, with
+    `add_generation_prompt=False`, with the last message's end: how a supervised example is rendered)."""
     rendered = template_messages(messages)
     if tokenizer.chat_template is None:
-        text = "".join(f"{m['role']}: {m['content']}\n" for m in rendered) + "assistant: "
+        text = "".join(f"{m['role']}: {m['content']}\n" for m in rendered) + (
+            "assistant: " if add_generation_prompt else ""
+        )
         return list(tokenizer.encode(text))
-    out = tokenizer.apply_chat_template(rendered, tools=tools or None, add_generation_prompt=True, tokenize=False)
+    out = tokenizer.apply_chat_template(
+        rendered, tools=tools or None, add_generation_prompt=add_generation_prompt, tokenize=False
+    )
     return list(tokenizer.encode(str(out), add_special_tokens=False))
