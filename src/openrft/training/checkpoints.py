@@ -14,7 +14,8 @@ checkpoint or none. Files are read onto the host and placed on the model's devic
 state follows its parameters), so a checkpoint written on a GPU resumes on a CPU and back; only a resume
 on the same kind of device replays bit-for-bit (CUDA states are restored on the GPUs they were saved from,
 a CPU-only run ignores them). Retention: the `keep` best by validation reward (train reward when there is no
-validation file), plus always the newest (it is what a resume needs).
+validation file; for supervised and dpo the lowest
+validation loss, else train loss), plus always the newest (it is what a resume needs).
 """
 
 from __future__ import annotations
@@ -57,8 +58,12 @@ def save(
 
 
 def save_model(model: torch.nn.Module, tokenizer: Any, folder: Path) -> None:
-    """PEFT adapter folder, or (full fine-tuning) a complete HF model folder with its tokenizer."""
-    model.save_pretrained(folder)  # type: ignore[operator]
+    """PEFT adapter folder (the trained adapter only, not a chained run's frozen reference), or (full
+    fine-tuning) a complete HF model folder with its tokenizer."""
+    if isinstance(model, PeftModel):
+        model.save_pretrained(str(folder), selected_adapters=["default"])
+    else:
+        model.save_pretrained(folder)  # type: ignore[operator]
     if not isinstance(model, PeftModel):
         tokenizer.save_pretrained(folder)
 
@@ -115,10 +120,14 @@ def restore_rng(rng: dict[str, Any]) -> None:
 
 
 def score_of(metrics: dict[str, Any]) -> float:
-    """The number checkpoints are ranked by: validation reward, else train reward."""
+    """The number checkpoints are ranked by (higher is better): validation reward, else train reward (RFT);
+    minus the full validation loss, else the validation loss, else the train loss (supervised, dpo)."""
     for key in ("valid_reward_mean", "train_reward_mean"):
         if metrics.get(key) is not None:
             return float(metrics[key])
+    for key in ("full_valid_loss", "valid_loss", "train_loss"):
+        if metrics.get(key) is not None:
+            return -float(metrics[key])
     return float("-inf")
 
 

@@ -1,5 +1,6 @@
 """Training data for one job: the rows of its files and the order prompts are visited in.
 
+Rows are checked for the job's method (datasets.py: RFT prompts, supervised conversations, DPO pairs).
 The order is a pure function of (seed, epoch): each epoch is a fresh `random.Random(seed, epoch)`
 permutation, cut into batches of `batch_size` (the last batch of an epoch may be smaller). So the data
 position of a run is just its step number, and a resumed run visits the same prompts as an uninterrupted one.
@@ -11,7 +12,7 @@ import math
 import random
 from typing import Any
 
-from openrft.datasets import DatasetError, DatasetRow, load_file_rows
+from openrft.datasets import DatasetError, load_file_rows
 
 
 class DataError(Exception):
@@ -23,13 +24,14 @@ class DataError(Exception):
         self.param = param
 
 
-def load_rows(blobs: Any, file_id: str | None, *, param: str) -> list[DatasetRow]:
-    """Rows of a job's file; DataError(code=invalid_<param>) when it is missing, malformed or empty."""
+def load_rows(blobs: Any, file_id: str | None, *, param: str, method: str = "reinforcement") -> list[Any]:
+    """Rows of a job's file, checked for its `method` (DatasetRow; PreferenceRow for dpo);
+    DataError(code=invalid_<param>) when it is missing, malformed or empty."""
     if file_id is None:
         return []
     code = f"invalid_{param}"
     try:
-        rows = load_file_rows(blobs, file_id)
+        rows: list[Any] = load_file_rows(blobs, file_id, method)
     except DatasetError as exc:
         raise DataError(f"{param} {file_id}: {exc}", code=code, param=param) from exc
     except (FileNotFoundError, ValueError) as exc:

@@ -185,8 +185,13 @@ def _derived(hp: HParams) -> dict[str, Any]:
     }
 
 
-_HINTS = typing.get_type_hints(HParams, include_extras=True)  # name -> Annotated[type, Help]
-HELP: dict[str, Help] = {name: get_args(hint)[1] for name, hint in _HINTS.items()}
+def help_table(cls: type) -> tuple[dict[str, Any], dict[str, Help]]:
+    """(name -> Annotated hint, name -> Help) of a hyperparameter dataclass whose fields carry a `Help`."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    return hints, {name: get_args(hint)[1] for name, hint in hints.items()}
+
+
+_HINTS, HELP = help_table(HParams)  # name -> Annotated[type, Help], name -> Help
 DERIVED = tuple(name for name, h in HELP.items() if h.derived)
 
 
@@ -231,31 +236,38 @@ def _json_bounds(bound: Bound | None) -> dict[str, Any] | None:
     return {low: bound.low, "maximum": bound.high}
 
 
-def _request_field(name: str) -> tuple[Any, Any]:
-    """(type, pydantic Field) of one HParams field in a request: "auto"/"default" or absent when not set."""
-    hint, unset, bound = get_args(_HINTS[name])[0], HELP[name].unset, LIMITS.get(name)
+def _request_field(name: str, hint: Any, help_: Help, bound: Bound | None) -> tuple[Any, Any]:
+    """(type, pydantic Field) of one dataclass field in a request: "auto"/"default" or absent when not set."""
+    unset = help_.unset
     if get_origin(hint) is Literal:
         kind: Any = Literal[(unset, *get_args(hint))] if unset else hint | None
     else:
         check = _int_check(bound, unset) if hint is int else _float_check(bound, unset)
         kind = Annotated[hint | (Literal[unset] if unset else None), check]
-    text = HELP[name].text
-    if HELP[name].derived:
+    text = help_.text
+    if help_.derived:
         text += " Shown by the job: a request may repeat it, not change it."
     return kind, PydanticField(default=unset, description=text, json_schema_extra=_json_bounds(bound))
 
 
+def request_model(cls: type, model_name: str, doc: str, limits: dict[str, Bound]) -> type[BaseModel]:
+    """The pydantic request model (extra="forbid") of a hyperparameter dataclass: its fields' types, help
+    lines and `limits`, so the API and `resolve` check the same names, types, bounds and messages."""
+    hints, helps = help_table(cls)
+    fields_of_request: dict[str, Any] = {
+        name: _request_field(name, get_args(hints[name])[0], helps[name], limits.get(name)) for name in helps
+    }
+    return create_model(model_name, __config__=ConfigDict(extra="forbid"), __doc__=doc, **fields_of_request)
+
+
 def _request_model() -> type[BaseModel]:
-    fields_of_request: dict[str, Any] = {name: _request_field(name) for name in HELP}
-    return create_model(
+    return request_model(
+        HParams,
         "RFTHyperparameters",
-        __config__=ConfigDict(extra="forbid"),
-        __doc__=(
-            '`method.reinforcement.hyperparameters`: OpenAI\'s fields ("auto" until the trainer resolves them), '
-            "openrft's extras (absent: the trainer's defaults) and the derived values a job shows "
-            "(a request may repeat them, not change them). Generated from training/hparams.py HParams."
-        ),
-        **fields_of_request,
+        '`method.reinforcement.hyperparameters`: OpenAI\'s fields ("auto" until the trainer resolves them), '
+        "openrft's extras (absent: the trainer's defaults) and the derived values a job shows "
+        "(a request may repeat them, not change them). Generated from training/hparams.py HParams.",
+        LIMITS,
     )
 
 

@@ -168,3 +168,41 @@ def frac_reward_zero_std(rewards: torch.Tensor, group_size: int) -> float:
     """Share of groups whose rewards are all equal: no advantage, no learning signal (DAPO's filter metric)."""
     r = _groups(rewards, group_size)
     return float((r.max(dim=1).values - r.min(dim=1).values).abs().le(1e-8).float().mean())
+
+
+# -- DPO: sequence log-probs of preference pairs -> the sigmoid DPO loss ---------------------------------
+
+
+@dataclass
+class DpoResult:
+    """The DPO loss of B pairs and what it measures (rewards are beta x the policy/reference log-ratio)."""
+
+    loss: torch.Tensor  # [] mean over the pairs of -log sigmoid(chosen_reward - rejected_reward)
+    chosen_rewards: torch.Tensor  # [B] beta x (logp_policy - logp_ref) of the preferred output (detached)
+    rejected_rewards: torch.Tensor  # [B] the same for the non-preferred output (detached)
+    reward_accuracy: float  # share of pairs whose chosen reward is above the rejected one
+    margin: float  # mean of chosen_rewards - rejected_rewards
+
+
+def dpo_loss(
+    policy_chosen_logps: torch.Tensor,
+    policy_rejected_logps: torch.Tensor,
+    ref_chosen_logps: torch.Tensor,
+    ref_rejected_logps: torch.Tensor,
+    beta: float,
+) -> DpoResult:
+    """Sigmoid DPO (Rafailov et al. 2023, eq. 7): -log sigmoid(beta x ((pc - rc) - (pr - rr))), mean over pairs.
+
+    Inputs are summed log-probs of each output's tokens [B]; the reference ones carry no gradient.
+    """
+    chosen = policy_chosen_logps - ref_chosen_logps  # [B]
+    rejected = policy_rejected_logps - ref_rejected_logps  # [B]
+    losses = -torch.nn.functional.logsigmoid(beta * (chosen - rejected))  # [B]
+    chosen_rewards, rejected_rewards = beta * chosen.detach(), beta * rejected.detach()
+    return DpoResult(
+        loss=losses.mean(),
+        chosen_rewards=chosen_rewards,
+        rejected_rewards=rejected_rewards,
+        reward_accuracy=float((chosen_rewards > rejected_rewards).float().mean()),
+        margin=float((chosen_rewards - rejected_rewards).mean()),
+    )

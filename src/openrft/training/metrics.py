@@ -1,5 +1,8 @@
 """The per-step metrics event: OpenAI's shape, plus Bedrock's verl-style keys, plus a human message.
 
+RFT's is `step_event`; supervised and dpo jobs' is `supervised_event` (OpenAI's flat train_loss,
+train_mean_token_accuracy, valid_loss, ..., full_valid_mean_token_accuracy; training/supervised.py).
+
 OpenAI (api-spec 4.9): step, total_steps, scores{train_reward_mean, valid_reward_mean, graders[]},
 usage, errors, timing, and the flat legacy keys train_mean_reward / full_valid_mean_reward.
 Bedrock (api-spec 2.5): critic_rewards_mean, actor_pg_loss, actor_entropy, actor_grad_norm,
@@ -112,4 +115,33 @@ def step_event(
     for name, value in (guards or {}).items():
         message += f", guard {name}={value:.2f}"
     message += f", response length={stats.response_length_mean:.1f}, {timing_s.get('full_iteration', 0.0):.1f}s"
+    return message, data
+
+
+def supervised_event(
+    *,
+    step: int,
+    total_steps: int,
+    keys: tuple[str, ...],
+    train: dict[str, Any],
+    valid: dict[str, Any] | None,
+    full_valid: dict[str, Any] | None,
+    extra: dict[str, Any],
+) -> tuple[str, dict[str, Any]]:
+    """(message, data) of a supervised or dpo step: OpenAI's flat keys `<split>_<key>` (train_loss,
+    train_mean_token_accuracy, valid_loss, full_valid_loss, ...: supervised.py names them), step, total_steps,
+    then ours (`extra`). Keys starting with "_" are the loop's bookkeeping, not metrics."""
+    data: dict[str, Any] = {"step": step}
+    for split, values in (("train", train), ("valid", valid), ("full_valid", full_valid)):
+        if values is not None:
+            data.update({f"{split}_{key}": float(values[key]) for key in keys})
+    data["total_steps"] = total_steps
+    data.update(extra)
+    message = f"Step {step}/{total_steps}: training loss={train['loss']:.4f}"
+    if valid is not None:
+        message += f", validation loss={valid['loss']:.4f}"
+    if full_valid is not None:
+        message += f", full validation loss={full_valid['loss']:.4f}"
+    second = keys[1]
+    message += f", {second.replace('_', ' ')}={train[second]:.3f}"
     return message, data

@@ -309,10 +309,3 @@ def _completion_logprobs(
         with torch.no_grad():
             entropy = -(logp_all.exp() * logp_all).sum(dim=-1)  # [n, T]
     return logp, entropy
-
-
-def to_samples(rollout: Rollout) -> list[Any]:
-    """graders.Sample per completion (lazy import: graders pull in nltk/rouge)."""
-    from openrft.graders import Sample
-
-    return [Sample(output_text=text) for text in rollout.texts]

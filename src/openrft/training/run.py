@@ -7,7 +7,7 @@ Failure modes and what the job shows:
 - bad data (missing, malformed or empty file) -> failed, code invalid_training_file / invalid_validation_file
 - grader failing on > 50% of a step's samples two steps in a row -> failed, code grader_error_rate
 - out of memory (CUDA or CPU) -> failed, code out_of_memory
-- an invalid grader, hyperparameter or base model -> failed, code invalid_grader / grader_error /
+- an invalid method type, grader, hyperparameter or starting model -> failed, code invalid_grader / grader_error /
   invalid_hyperparameters / invalid_model / model_not_found
 - anything else (a bug, a kill -9) -> non-zero exit; the worker re-queues the job and the next attempt
   resumes from the newest checkpoint.
@@ -28,7 +28,7 @@ import torch
 from openrft.jobstate import JobHandle, LeaseLost, watch_parent
 from openrft.settings import Settings
 from openrft.store.db import Store
-from openrft.training import data, trainer
+from openrft.training import data, supervised, trainer
 from openrft.training.job import JobFailed, prepare
 
 EXIT_LEASE_LOST = 75
@@ -41,7 +41,9 @@ def run_job(handle: JobHandle, settings: Settings, store: Store) -> str:
     error: dict | None = None
     try:
         job = prepare(handle, settings, store)
-        return trainer.train(handle, settings, store, job)
+        if job.method == "reinforcement":
+            return trainer.train(handle, settings, store, job)
+        return supervised.train(handle, settings, store, job)
     except JobFailed as exc:
         error = exc.error
     except data.DataError as exc:

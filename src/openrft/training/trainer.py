@@ -14,8 +14,9 @@ Several optimizer passes per rollout with a clipped ratio (PPO epochs) were meas
 task: 2 passes gave less held-out reward per wall-minute than 1 (docs/hyperparameters.md).
 
 Policy: LoRA (PEFT) on every attention and MLP projection by default; `lora_rank=0` trains all weights.
-Reference for the KL term (only when kl_beta > 0): the base model, i.e. the PEFT model with its adapter
-disabled (a frozen copy when training all weights).
+Reference for the KL term (only when kl_beta > 0): the starting model: the base, i.e. the PEFT model with
+its adapter disabled, or, for a job chained on a LoRA model, the parent's adapter loaded a second time,
+frozen (`reference_mode`); a frozen copy of the starting weights when training all weights.
 Precision (`precision`, training/precision.py): "bf16" trains under bf16 autocast with fp32 master weights
 and samples from a bf16 copy of the policy refreshed before each generation; "fp32" does everything in fp32.
 """
@@ -33,6 +34,7 @@ from typing import Any
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
+from peft.tuners.lora import LoraLayer
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from openrft import hardware
@@ -47,6 +49,7 @@ from openrft.training.job import Job, JobFailed
 from openrft.training.losses import LOSSES, LossConfig, LossInputs, frac_reward_zero_std
 from openrft.training.metrics import StepStats, step_event
 from openrft.training.monitor import Monitor
+from openrft.training.reference import REFERENCE_ADAPTER, reference_mode
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +78,7 @@ def train(handle: JobHandle, settings: Settings, store: Store, job: Job) -> str:
 
     # The policy, its optimizer, and where we are: fresh, or the newest checkpoint's state.
     torch.manual_seed(hp.seed)  # LoRA init and, on a fresh run, everything sampled after it
-    model, tokenizer = load_policy(job.base_path, hp)
+    model, tokenizer = load_policy(job.base_path, hp, job.parent_adapter)
     sampler = precision.Sampler(model, job.base_path, precision.resolve(hp.precision))
     reference = copy.deepcopy(model).requires_grad_(False) if hp.kl_beta > 0 and hp.lora_rank == 0 else None
     params = [p for p in model.parameters() if p.requires_grad]
@@ -92,7 +95,9 @@ def train(handle: JobHandle, settings: Settings, store: Store, job: Job) -> str:
     valid_prompts = [rollout.render_prompt(tokenizer, r.messages, r.tools) for r in job.valid_rows[: hp.eval_samples]]
     audit_seen: str | None = None  # the grader code the events last named
     handle.event(
-        f"{'Resuming' if state.step else 'Starting'} training of {job.base_model} at step {state.step}/{total_steps}: "
+        f"{'Resuming' if state.step else 'Starting'} training of {job.base_model}"
+        + (f" from {job.parent_model}" if job.parent_model else "")
+        + f" at step {state.step}/{total_steps}: "
         f"{hp.batch_size} prompts x {hp.group_size} samples per step, loss {hp.loss}, "
         f"{'LoRA rank ' + str(hp.lora_rank) if hp.lora_rank else 'full fine-tuning'}, lr {hp.learning_rate:g}"
     )
@@ -226,23 +231,36 @@ def train(handle: JobHandle, settings: Settings, store: Store, job: Job) -> str:
             base_model=job.base_model,
             path=final_dir,
             job_id=job.id,
+            parent_model=job.parent_model,
         )
     handle.finish("succeeded", fine_tuned_model=job.fine_tuned_model, trained_tokens=state.trained_tokens)
     return "succeeded"
 
 
-def load_policy(path: Path, hp: hparams.HParams) -> tuple[Any, Any]:
-    """The base model, wrapped in a fp32 LoRA adapter unless lora_rank == 0, and its tokenizer.
+def load_policy(path: Path, hp: Any, adapter_path: Path | None = None) -> tuple[Any, Any]:
+    """The starting model, wrapped in a fp32 LoRA adapter unless lora_rank == 0, and its tokenizer.
 
-    Base weights in fp32, or in bf16 when they are a frozen LoRA base under precision "bf16"; on the device
-    `hardware.device()` picks (CUDA when torch sees a GPU, else the CPU): the rollouts, losses and optimizer
-    state follow the weights.
+    `adapter_path` (a chained start from a LoRA model): that adapter, loaded trainable as the policy's
+    adapter ("default"), and loaded again frozen as REFERENCE_ADAPTER, the reference policy
+    (`reference_mode`). Base weights in fp32, or in bf16 when they are a frozen LoRA base under precision
+    "bf16"; on the device `hardware.device()` picks (CUDA when torch sees a GPU, else the CPU): the rollouts,
+    losses and optimizer state follow the weights.
     """
     tokenizer = AutoTokenizer.from_pretrained(path)
     dtype = precision.base_dtype(precision.resolve(hp.precision), hp.lora_rank)
     model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
     model = model.to(hardware.device())
-    if hp.lora_rank > 0:
+    if adapter_path is not None:
+        model = PeftModel.from_pretrained(model, str(adapter_path), is_trainable=True)
+        model.load_adapter(str(adapter_path), adapter_name=REFERENCE_ADAPTER, is_trainable=False)
+        model.set_adapter("default")
+        for module in model.modules():  # the parent's adapter weights load in the base's dtype: train in fp32
+            if isinstance(module, LoraLayer):
+                for layer in module.lora_A.values():
+                    layer.float()
+                for layer in module.lora_B.values():
+                    layer.float()
+    elif hp.lora_rank > 0:
         config = LoraConfig(
             r=hp.lora_rank,
             lora_alpha=hp.lora_alpha,
@@ -267,7 +285,8 @@ def grade(grader: dict[str, Any], texts: list[str], rows: list[Any], ctx: Any, s
     """grade_batch on a step's completions; a grader that can't run at all (e.g. its function is gone) fails the job."""
     from openrft.graders import GraderValidationError, Sample, grade_batch
 
-    samples = [Sample(output_text=t) for t in texts]
+    # A row with tools: the text parsed as the server parses a reply (sample.output_tools, OpenAI's shape).
+    samples = [Sample.from_completion(t, tools=r.tools) for t, r in zip(texts, rows, strict=True)]
     try:
         return grade_batch(
             grader, samples, [r.item for r in rows], ctx=ctx, split=split, messages=[r.messages for r in rows]
@@ -417,8 +436,7 @@ def reference_logprobs(
     args = (out.input_ids[rows], out.attention_mask[rows], out.prompt_len, hp.temperature)
     if reference is not None:
         return rollout.token_logprobs(reference, *args, prompt_index=out.prompt_index[rows])[0]
-    assert isinstance(model, PeftModel)
-    with model.disable_adapter():
+    with reference_mode(model):
         return rollout.token_logprobs(model, *args, prompt_index=out.prompt_index[rows])[0]
 
 
@@ -457,7 +475,7 @@ def evaluate(
     if job.guards:
         others = criteria.grade_items(
             job.guards,
-            [Sample(output_text=t) for t in out.texts],
+            [Sample.from_completion(t, tools=r.tools) for t, r in zip(out.texts, rows, strict=True)],
             [r.item for r in rows],
             ctx,
             messages=[r.messages for r in rows],
@@ -512,9 +530,14 @@ def save_checkpoint(
             base_model=job.base_model,
             path=folder / "model",
             job_id=job.id,
+            parent_model=job.parent_model,
         )
     handle.add_checkpoint(step=state.step, path=str(folder), metrics=metrics, model_id=model_id)
     for old in checkpoints.to_prune(handle.checkpoints(), KEEP_CHECKPOINTS):
+        with store.begin() as conn:
+            children, jobs = registry.dependents(conn, job.project_id, old["fine_tuned_model_checkpoint"])
+        if children or jobs:  # a chained job or model starts from this checkpoint: it stays
+            continue
         handle.delete_checkpoint(old["id"])
         registry.delete_model(store, job.project_id, old["fine_tuned_model_checkpoint"])
         if Path(old["path"]) != folder:

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from peft import PeftModel
 
 from openrft.training import rollout
+from openrft.training.reference import reference_mode
 
 KL_LOGITS_BUDGET = 2**26  # floats of [rows, T, V] logits per forward of the KL measurement (256 MiB in fp32)
 
@@ -97,7 +98,7 @@ def kl_to_base(model: Any, reference: Callable[[], Any] | None, out: rollout.Rol
         rows = slice(start, start + rows_per_pass)
         logp = _completion_logp(model, out, rows)  # [r, T, V]
         if base is None:
-            with model.disable_adapter():
+            with reference_mode(model):
                 logq = _completion_logp(model, out, rows)
         else:
             logq = _completion_logp(base, out, rows)
