@@ -108,10 +108,11 @@ BAD_FILES = [
     (jsonl(GOOD_LINE) + b"[1, 2]\n", "line 2: must be a JSON object"),
     (jsonl({"prompt": "hi"}), "line 1: missing 'messages'"),
     (jsonl({"messages": []}), "line 1: missing 'messages'"),
-    (
-        jsonl({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}),
-        "line 1: last message must be from the user",
+    (  # a supervised conversation (ending with the assistant) is fine on upload; a tool result ends none
+        jsonl({"messages": [{"role": "user", "content": "q"}, {"role": "tool", "content": "a"}]}),
+        "line 1: last message must be from the user (a reinforcement prompt) or the assistant",
     ),
+    (jsonl({"input": {"messages": [{"role": "user", "content": "q"}]}}), "line 1: missing 'preferred_output'"),
     (
         jsonl(GOOD_LINE, {"messages": [{"role": "user", "content": "q"}, {"role": "system", "content": "s"}]}),
         "line 2: messages[1]: a system message may only be the first message",

@@ -278,10 +278,12 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any], str, str]] = [
     ("unknown model", {"model": "gpt-9"}, "model", "gpt-9"),
     ("missing file", {"training_file": "file-missing"}, "training_file", "does not exist"),
     ("missing validation file", {"validation_file": "file-x"}, "validation_file", "does not exist"),
-    ("supervised", {"method": {"type": "supervised", "supervised": {}}}, "method.type", "only reinforcement"),
-    ("dpo", {"method": {"type": "dpo", "dpo": {}}}, "method.type", "only reinforcement"),
-    ("no method", {"method": None}, "method.type", "only reinforcement"),
-    ("top-level hp", {"method": None, "hyperparameters": {"n_epochs": 1}}, "method.type", "only reinforcement"),
+    # TRAIN's rows are prompts (last message user): fine for reinforcement, not for the other methods.
+    ("supervised", {"method": {"type": "supervised", "supervised": {}}}, "training_file", "line 1: last message"),
+    ("dpo", {"method": {"type": "dpo", "dpo": {}}}, "training_file", "line 1: missing 'input'"),
+    ("no method", {"method": None}, "training_file", "not a valid supervised fine-tune file"),
+    ("top-level hp", {"method": None, "hyperparameters": {"n_epochs": 0}}, "hyperparameters.n_epochs", ">= 1"),
+    ("unknown method", {"method": {"type": "ppo"}}, "method.type", "'supervised', 'dpo', 'reinforcement'"),
     ("hp beside rft", {"hyperparameters": {"n_epochs": 1}}, "hyperparameters", "method.reinforcement"),
     ("no reinforcement", {"method": {"type": "reinforcement"}}, "method.reinforcement", "Missing"),
     ("no grader", {"method": {"type": "reinforcement", "reinforcement": {}}}, "method.reinforcement.grader", "Missing"),
@@ -393,10 +395,10 @@ def test_file_of_wrong_purpose_or_bad_content(
 
 
 @pytest.mark.parametrize("kind", ["fine_tuned", "checkpoint"])
-def test_fine_tuned_model_is_not_a_starting_point(
+def test_a_fine_tuned_model_whose_files_are_gone_is_not_a_starting_point(
     live_server: LiveServer, client: openai.OpenAI, train_file: str, db: Store, tmp_path: Any, kind: str
 ) -> None:
-    """The trainer starts from a base model; a fine-tuned model or checkpoint is refused at create time."""
+    """A chained job starts from the parent's weights (tests/api/test_lineage.py); with its files gone it can't."""
     from openrft.inference.registry import register_adapter
 
     model_id = f"ft:{MODEL}:proj_default::ftjob-old" + (":ckpt-step-2" if kind == "checkpoint" else "")
@@ -407,13 +409,13 @@ def test_fine_tuned_model_is_not_a_starting_point(
             project_id="proj_default",
             kind=kind,
             base_model=MODEL,
-            path=tmp_path,
+            path=tmp_path / "gone",
             job_id="ftjob-old",
         )
     kwargs: dict[str, Any] = {"model": model_id, "training_file": train_file, "method": rft()}
     body = error_of(lambda: client.fine_tuning.jobs.create(**kwargs))
     assert body["param"] == "model" and body["code"] == "model_not_available", body
-    assert "starts from a base model" in body["message"] and MODEL in body["message"], body
+    assert "are gone" in body["message"] and model_id in body["message"], body
     assert job_count(db) == 0
 
 

@@ -84,7 +84,7 @@ def test_files_upload_list_delete(cli, tmp_path: Path) -> None:  # type: ignore[
     assert [f["id"] for f in json.loads(cli("files", "list", "--json").stdout)] == [uploaded["id"]]
 
     bad = tmp_path / "bad.jsonl"
-    bad.write_bytes(GOOD + b'{"messages": [{"role": "assistant", "content": "4"}]}\n')
+    bad.write_bytes(GOOD + b'{"messages": [{"role": "tool", "content": "4"}]}\n')  # ends no method's row
     result = cli("files", "upload", str(bad), ok=False)
     assert result.exit_code == 1
     assert "400" in result.output and "line 2" in result.output

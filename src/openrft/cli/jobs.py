@@ -1,4 +1,5 @@
-"""`openrft jobs ...`: create reinforcement fine-tuning jobs and watch, pause, resume or cancel them."""
+"""`openrft jobs ...`: create fine-tuning jobs (supervised, dpo, reinforcement) and watch, pause, resume or
+cancel them."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from openrft.cli.common import (
 )
 from openrft.jobstatus import TERMINAL_STATUSES
 
-jobs_app = typer.Typer(help="Fine-tuning jobs (reinforcement).", no_args_is_help=True)
+jobs_app = typer.Typer(help="Fine-tuning jobs (supervised, dpo, reinforcement).", no_args_is_help=True)
+METHODS = ("supervised", "dpo", "reinforcement")
 
 STOP_FOLLOWING = TERMINAL_STATUSES | {"paused"}
 LEVEL_STYLE = {"info": "", "warn": "yellow", "error": "red"}
@@ -52,9 +54,16 @@ def _file_ref(client: openai.OpenAI, ref: str | None) -> str | None:
 @jobs_app.command("create")
 def create(
     ctx: typer.Context,
-    model: Annotated[str, typer.Option(help="Base model, e.g. smollm2-135m-instruct.")],
+    model: Annotated[
+        str, typer.Option(help="Base model (e.g. smollm2-135m-instruct), or an ft: model or checkpoint to chain from.")
+    ],
     training_file: Annotated[str, typer.Option(help="File id, or a local JSONL path to upload first.")],
-    grader_file: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="Grader as JSON.")],
+    method: Annotated[
+        str, typer.Option(help="supervised, dpo or reinforcement (the default when --grader-file is given).")
+    ] = "",
+    grader_file: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="Grader as JSON (reinforcement).")
+    ] = None,
     validation_file: Annotated[str | None, typer.Option(help="File id or local JSONL path.")] = None,
     suffix: Annotated[str | None, typer.Option(help="Added to the fine-tuned model's name.")] = None,
     hyperparameters: Annotated[
@@ -63,11 +72,17 @@ def create(
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Create a reinforcement fine-tuning job."""
-    grader = _json_option(grader_file.read_text(), f"grader file {grader_file}")
-    reinforcement: dict[str, Any] = {"grader": grader}
+    """Create a fine-tuning job: reinforcement with --grader-file, else --method supervised or dpo."""
+    kind = method or ("reinforcement" if grader_file is not None else "")
+    if kind not in METHODS:
+        raise typer.BadParameter(f"--method must be one of {', '.join(METHODS)} (reinforcement needs --grader-file)")
+    if (kind == "reinforcement") != (grader_file is not None):
+        raise typer.BadParameter("--grader-file is for reinforcement jobs, and a reinforcement job needs one")
+    settings: dict[str, Any] = {}
+    if grader_file is not None:
+        settings["grader"] = _json_option(grader_file.read_text(), f"grader file {grader_file}")
     if (hp := _json_option(hyperparameters, "--hyperparameters")) is not None:
-        reinforcement["hyperparameters"] = hp
+        settings["hyperparameters"] = hp
     with api_errors():
         client = get_config(ctx).openai()
         job = client.fine_tuning.jobs.create(
@@ -76,7 +91,7 @@ def create(
             validation_file=_file_ref(client, validation_file) or openai.omit,
             suffix=suffix or openai.omit,
             seed=seed if seed is not None else openai.omit,
-            method={"type": "reinforcement", "reinforcement": reinforcement},  # type: ignore[arg-type]
+            method={"type": kind, kind: settings},  # type: ignore[arg-type]
         )
     if as_json:
         print_json(job)

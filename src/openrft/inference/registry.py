@@ -26,9 +26,10 @@ from filelock import FileLock
 from openrft.atomicdir import atomic_directory
 from openrft.errors import InvalidRequest, NotFound
 from openrft.ids import now_s
+from openrft.jobstatus import TERMINAL_STATUSES
 from openrft.settings import Settings
 from openrft.store.db import Store
-from openrft.store.schema import models
+from openrft.store.schema import jobs, models
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,11 @@ class ResolvedModel:
     adapter_path: Path | None  # PEFT adapter folder, None for base and full models
     project_id: str | None = None
     created_at: int = 0
+
+
+class ModelHasDependents(InvalidRequest):
+    """`delete_model` of a model a child model or an unfinished job starts from (the trainer's checkpoint
+    pruning catches it and keeps that checkpoint)."""
 
 
 def is_adapter_folder(path: Path) -> bool:
@@ -142,12 +148,23 @@ def register_adapter(
     base_model: str,
     path: Path | str,
     job_id: str | None,
+    parent_model: str | None = None,
 ) -> None:
-    """Record a fine-tuned model or checkpoint inside the caller's transaction (idempotent on `model_id`)."""
+    """Record a fine-tuned model or checkpoint inside the caller's transaction (idempotent on `model_id`).
+
+    `base_model` is the ROOT base model (a chained job's model is still an adapter on that base);
+    `parent_model` is the ft:/checkpoint model the job started from (None when it started from a base).
+    """
     if kind not in ADAPTER_KINDS:
         raise ValueError(f"kind must be one of {ADAPTER_KINDS}, not {kind!r}")
     values = dict(
-        project_id=project_id, kind=kind, base_model=base_model, path=str(path), job_id=job_id, deleted_at=None
+        project_id=project_id,
+        kind=kind,
+        base_model=base_model,
+        path=str(path),
+        job_id=job_id,
+        deleted_at=None,
+        parent_model=parent_model,
     )
     exists = conn.execute(sa.select(models.c.id).where(models.c.id == model_id)).first()
     if exists is None:
@@ -172,6 +189,8 @@ def _default_row() -> dict[str, Any]:
         "path": None,
         "job_id": None,
         "created_at": 0,
+        "deleted_at": None,
+        "parent_model": None,
     }
 
 
@@ -253,6 +272,31 @@ def delete_model(store: Store, project_id: str, model_id: str) -> dict[str, Any]
             param="model",
             code="model_not_deletable",
         )
-    with store.begin() as conn:
+    with store.begin_immediate() as conn:  # vs. a job created from it or a child registered meanwhile
+        children, job_ids = dependents(conn, project_id, model_id)
+        if children or job_ids:
+            named = [f"model {c}" for c in children] + [f"job {j}" for j in job_ids]
+            raise ModelHasDependents(
+                f"`{model_id}` can't be deleted: {', '.join(named)} depend on it (a chained job starts from it, "
+                "a child model was trained from it); delete the child models and wait for or cancel the jobs first.",
+                param="model",
+                code="model_has_dependents",
+            )
         conn.execute(models.update().where(models.c.id == model_id).values(deleted_at=now_s()))
     return row
+
+
+def dependents(conn: sa.Connection, project_id: str, model_id: str) -> tuple[list[str], list[str]]:
+    """(child models, unfinished jobs) that start from `model_id`: the models not deleted whose
+    `parent_model` it is, and the jobs of `project_id` not in a terminal status whose `model` it is."""
+    children = conn.scalars(
+        sa.select(models.c.id)
+        .where(models.c.parent_model == model_id, models.c.deleted_at.is_(None))
+        .order_by(models.c.created_at, models.c.id)
+    ).all()
+    job_ids = conn.scalars(
+        sa.select(jobs.c.id)
+        .where(jobs.c.project_id == project_id, jobs.c.model == model_id, jobs.c.status.not_in(TERMINAL_STATUSES))
+        .order_by(jobs.c.created_at, jobs.c.id)
+    ).all()
+    return list(children), list(job_ids)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from openrft.ids import now_s
-from openrft.store import m001, m003, m004, m005
+from openrft.store import m001, m003, m004, m005, m006
 from openrft.store.db import write_transaction
 
 log = logging.getLogger(__name__)
@@ -68,12 +68,17 @@ def m005_access_control(conn: sa.Connection) -> None:
     )
 
 
+def m006_lineage(conn: sa.Connection) -> None:
+    m006.upgrade(conn)
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_function_role,
     m003_evals_and_samples,
     m004_console_sessions_and_ratings,
     m005_access_control,
+    m006_lineage,
 ]
 
 

@@ -92,6 +92,9 @@ jobs = sa.Table(
     sa.Column("eval_id", sa.String(64)),  # the job's linked eval (m003): one run per evaluation step
     # Who the job acts as (m005): {"type": "key", "key_id", "arn"} or {"type": "role", "role_arn", ...}.
     sa.Column("identity", sa.JSON),
+    # Lineage (m006): the ft:/checkpoint model the job starts from and the job that trained it; NULL for a base.
+    sa.Column("parent_model", sa.String(512)),
+    sa.Column("parent_job", sa.String(64)),
     sa.UniqueConstraint("project_id", "idempotency_key", name="uq_jobs_idempotency"),
 )
 
@@ -132,6 +135,8 @@ models = sa.Table(
     sa.Column("job_id", sa.String(64)),
     sa.Column("created_at", sa.Integer, nullable=False),
     sa.Column("deleted_at", sa.Integer),
+    # Lineage (m006): the ft:/checkpoint model this one was trained from; NULL when trained from a base.
+    sa.Column("parent_model", sa.String(512), index=True),
 )
 
 functions = sa.Table(

@@ -1,7 +1,9 @@
 """Files: validate an upload, store it as blob `files/{file_id}`, and list, read and delete it.
 
-A "fine-tune" file is checked as openrft.datasets reads it (chat prompts), an "evals" file as a run's
-data source reads it (openrft.evals.datasource: each line {"item", "sample"?} or a bare item).
+A "fine-tune" file is checked for its syntax as openrft.datasets reads it (`method=None`: JSON Lines of
+rows some method accepts: chat conversations or preference pairs); job creation checks it again against
+the job's method (supervised, dpo, reinforcement). An "evals" file is checked as a run's data source
+reads it (openrft.evals.datasource: each line {"item", "sample"?} or a bare item).
 
 An upload is validated completely before anything is written: a rejected file leaves no blob and no
 row. The blob is written atomically (BlobStore.put) and the row inserted after it; if the insert
@@ -37,7 +39,7 @@ ACTIVE_JOB_STATUSES = sorted(set(STATUSES) - TERMINAL_STATUSES)  # jobs that may
 files = schema.files
 # Each purpose's validator (it names the line at fault) and what its error calls the file's use.
 COUNTERS: dict[str, tuple[Callable[[Iterator[bytes]], int], str]] = {
-    "fine-tune": (count_finetune_rows, "fine-tuning"),
+    "fine-tune": (lambda chunks: count_finetune_rows(chunks, method=None), "fine-tuning"),
     "evals": (count_eval_rows, "evals"),
 }
 

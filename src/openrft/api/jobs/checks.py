@@ -1,11 +1,14 @@
 """The checks of a job-creation request, each a 400 naming the field at fault (api/jobs/service.py runs them
-before it writes anything): metadata, method (reinforcement only), model, grader and guard graders (also as
-the testing criteria of the job's linked eval), response format, hyperparameters against the model's
-context, early stopping, the files, and the job's identity (may it make every call its graders make?).
+before it writes anything): metadata, method (supervised when omitted, dpo, reinforcement) and its
+hyperparameters, model (a base model, or a fine-tuned model or checkpoint of the project to chain from),
+grader and guard graders (also as the testing criteria of the job's linked eval), response format,
+hyperparameters against the model's context, early stopping, the files (each row against the method's
+rules), and the job's identity (may it make every call its graders make?).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +22,7 @@ from openrft.api.jobs.schemas import (
     MAX_METADATA_KEY,
     MAX_METADATA_PAIRS,
     MAX_METADATA_VALUE,
+    METHOD_MODELS,
     JobCreate,
     ReinforcementMethod,
     RFTHyperparameters,
@@ -30,7 +34,7 @@ from openrft.errors import AccessDenied, InvalidRequest, NotFound, field_error
 from openrft.evals import criteria, records
 from openrft.inference import registry
 from openrft.store import schema
-from openrft.training import hparams
+from openrft.training import hparams, hparams_supervised
 
 JOB_SERVICE = "bedrock.amazonaws.com"  # the service principal a job's role must trust
 
@@ -70,34 +74,94 @@ def check_metadata(metadata: dict[str, str] | None) -> None:
             )
 
 
-def check_method(body: JobCreate) -> ReinforcementMethod:
-    """Only reinforcement: supervised, dpo and the top-level (supervised) hyperparameters are refused."""
-    method = body.method or {}
+@dataclass(frozen=True)
+class CheckedMethod:
+    """The job's method as checked: its type, its requested hyperparameters (absent ones left out) and, for
+    a reinforcement job, the parsed `method.reinforcement`."""
+
+    type: str  # supervised | dpo | reinforcement
+    hyperparameters: dict[str, Any]
+    reinforcement: ReinforcementMethod | None = None
+
+    @property
+    def param(self) -> str:
+        """Where the hyperparameters are in the request (the deprecated top-level form aside)."""
+        return f"method.{self.type}.hyperparameters"
+
+
+_RFT_ONLY = tuple(ReinforcementMethod.model_fields)  # grader, response_format, guard_graders, ...
+
+
+def check_method(body: JobCreate) -> CheckedMethod:
+    """OpenAI's rules: no `method` is supervised, with the top-level `hyperparameters` (deprecated form);
+    otherwise `method.type` names the method and only that method's object may be set."""
+    if body.method is None:
+        return _checked_hparams("supervised", body.hyperparameters, "hyperparameters" if body.hyperparameters else None)
+    method = body.method
     kind = method.get("type")
-    if kind != "reinforcement":
-        got = f"method.type {kind!r}" if body.method is not None else "no method (defaults to supervised)"
-        if body.method is None and body.hyperparameters is not None:
-            got = "top-level 'hyperparameters' (a supervised job)"
+    if kind is None:
+        raise InvalidRequest("Missing required parameter: 'method.type'.", param="method.type")
+    if kind not in METHOD_MODELS:
         raise InvalidRequest(
-            f"only reinforcement fine-tuning is supported (got {got}); send method="
-            '{"type": "reinforcement", "reinforcement": {"grader": ..., "hyperparameters": ...}}',
+            f"Invalid 'method.type': {kind!r} is not one of {', '.join(repr(k) for k in METHOD_MODELS)}.",
             param="method.type",
         )
     if body.hyperparameters is not None:
         raise InvalidRequest(
-            "top-level 'hyperparameters' is for supervised jobs; put them in method.reinforcement.hyperparameters",
+            f"top-level 'hyperparameters' is the deprecated form for a job without 'method'; put them in "
+            f"method.{kind}.hyperparameters",
             param="hyperparameters",
         )
     for key, value in method.items():
-        if key not in ("type", "reinforcement") and value is not None:
-            raise InvalidRequest(f"Unknown parameter 'method.{key}' for a reinforcement job.", param=f"method.{key}")
-    raw = method.get("reinforcement")
+        if key not in ("type", kind) and value is not None:
+            what = f"the {key} method's settings" if key in METHOD_MODELS else "not a method field"
+            raise InvalidRequest(f"Unknown parameter 'method.{key}' for a {kind} job ({what}).", param=f"method.{key}")
+    raw = method.get(kind)
+    if kind == "reinforcement":
+        if not isinstance(raw, dict):
+            raise InvalidRequest("Missing required parameter: 'method.reinforcement'.", param="method.reinforcement")
+        try:
+            rft = ReinforcementMethod.model_validate(raw)
+        except ValidationError as exc:
+            raise invalid(exc, "method.reinforcement") from exc
+        return CheckedMethod(kind, rft.hyperparameters.model_dump(exclude_none=True), rft)
+    if raw is None:
+        raw = {}
     if not isinstance(raw, dict):
-        raise InvalidRequest("Missing required parameter: 'method.reinforcement'.", param="method.reinforcement")
+        raise InvalidRequest(f"Invalid 'method.{kind}': must be an object.", param=f"method.{kind}")
+    for key in raw:
+        if key in _RFT_ONLY and key != "hyperparameters":
+            raise InvalidRequest(
+                f"'{key}' is a reinforcement setting; a {kind} job has none (method.{kind} takes hyperparameters).",
+                param=f"method.{kind}.{key}",
+            )
+    for key in raw:
+        if key != "hyperparameters":
+            raise InvalidRequest(f"Unknown parameter 'method.{kind}.{key}'.", param=f"method.{kind}.{key}")
+    return _checked_hparams(kind, raw.get("hyperparameters"), None)
+
+
+def _checked_hparams(kind: str, hp: Any, top_level: str | None) -> CheckedMethod:
+    """A supervised or dpo job's hyperparameters: the generated request model (names, types, bounds), then
+    `check_request` (resolved as the trainer will); the 400 names the field under
+    `method.<kind>.hyperparameters` (or the deprecated top-level `hyperparameters`)."""
+    param = top_level or f"method.{kind}.hyperparameters"
+    if hp is not None and not isinstance(hp, dict):
+        raise InvalidRequest(f"Invalid '{param}': must be an object.", param=param)
     try:
-        return ReinforcementMethod.model_validate(raw)
+        request = hparams_supervised.REQUESTS[kind].model_validate(hp or {})
     except ValidationError as exc:
-        raise invalid(exc, "method.reinforcement") from exc
+        err = invalid(exc, param)
+        if exc.errors() and exc.errors()[0]["type"] == "extra_forbidden":
+            where = err.param or param
+            err.message = f"Unknown hyperparameter '{where.rsplit('.', 1)[-1]}' (param {where})."
+        raise err from exc
+    requested = request.model_dump(exclude_none=True)
+    try:
+        hparams_supervised.check_request(kind, requested)
+    except hparams.HParamsError as exc:
+        raise InvalidRequest(f"Invalid '{param}.{exc.param}': {exc}.", param=f"{param}.{exc.param}") from None
+    return CheckedMethod(kind, requested)
 
 
 def check_grader(
@@ -167,8 +231,21 @@ def check_response_format(response_format: dict[str, Any] | None) -> None:
             )
 
 
-def check_model(ctx: AppContext, project_id: str, model: str) -> None:
-    """A base model: the trainer starts a fresh adapter on one, never on a fine-tuned model or checkpoint."""
+@dataclass(frozen=True)
+class StartModel:
+    """What a job starts from: `model` as requested, the root base model its weights are on, and for a chained
+    job the parent (`model` itself, an ft: model or checkpoint of the project) and the job that trained it."""
+
+    model: str
+    base_model: str
+    parent_model: str | None = None
+    parent_job: str | None = None
+
+
+def check_model(ctx: AppContext, project_id: str, model: str) -> StartModel:
+    """A base model (a fresh adapter on it), or a fine-tuned model or checkpoint of the project whose files
+    are still there (the job starts from its weights: SFT -> RFT, RFT -> RFT). Another project's model does
+    not exist for this one."""
     try:
         row = registry.get_row(ctx.store, project_id, model)
     except NotFound:
@@ -177,19 +254,22 @@ def check_model(ctx: AppContext, project_id: str, model: str) -> None:
             param="model",
             code="model_not_available",
         ) from None
-    if row["kind"] != "base":
-        bases = ", ".join(r["id"] for r in registry.list_models(ctx.store, project_id) if r["kind"] == "base")
+    if row["kind"] == "base":
+        return StartModel(model, model)
+    try:
+        resolved = registry.resolve(ctx.store, ctx.settings, project_id, model)
+    except NotFound as exc:
         raise InvalidRequest(
-            f"The model '{model}' is a {row['kind'].replace('_', '-')} model; reinforcement fine-tuning starts "
-            f"from a base model ({bases}).",
+            f"The model '{model}' can't be fine-tuned further: {exc.message}",
             param="model",
             code="model_not_available",
-        )
+        ) from None
+    return StartModel(model, resolved.base_model, model, row["job_id"])
 
 
 def check_budget(ctx: AppContext, model: str, hp: RFTHyperparameters | None) -> None:
     """The request resolved as the trainer will (`hparams.check_request`: work per step, derived values),
-    and a completion budget that leaves room for a prompt in the base model's context."""
+    and a completion budget that leaves room for a prompt in the context of the base model `model`."""
     param = "method.reinforcement.hyperparameters"
     try:
         resolved = hparams.check_request(hp.model_dump(exclude_none=True) if hp is not None else None)
@@ -205,6 +285,19 @@ def check_budget(ctx: AppContext, model: str, hp: RFTHyperparameters | None) -> 
         )
 
 
+def check_max_length(ctx: AppContext, base_model: str, method: CheckedMethod) -> None:
+    """A supervised or dpo example of max_length tokens fits in the base model's context."""
+    max_length = method.hyperparameters.get("max_length")
+    if max_length is None:
+        return
+    context = registry.context_length(ctx.store, ctx.settings, base_model)
+    if max_length > context:
+        raise InvalidRequest(
+            f"max_length {max_length} is over the {context}-token context of {base_model}",
+            param=f"{method.param}.max_length",
+        )
+
+
 def check_early_stopping(hp: RFTHyperparameters | None, validation_file: str | None) -> None:
     """Early stopping reads the validation reward: a job without a validation file has none."""
     patience = getattr(hp, "early_stopping_patience", None)
@@ -215,8 +308,9 @@ def check_early_stopping(hp: RFTHyperparameters | None, validation_file: str | N
         )
 
 
-def check_file(ctx: AppContext, project_id: str, file_id: str, param: str) -> None:
-    """The file exists in the project, is a fine-tune file and parses; the 400 names the line at fault."""
+def check_file(ctx: AppContext, project_id: str, file_id: str, param: str, method: str = "reinforcement") -> None:
+    """The file exists in the project, is a fine-tune file and every row follows `method`'s rules
+    (openrft.datasets); the 400 names the line and the rule at fault."""
     f = schema.files.c
     with ctx.store.begin() as conn:
         row = conn.execute(
@@ -231,10 +325,10 @@ def check_file(ctx: AppContext, project_id: str, file_id: str, param: str) -> No
             code="invalid_file_purpose",
         )
     try:
-        datasets.load_file_rows(ctx, file_id)
+        datasets.load_file_rows(ctx, file_id, method)
     except datasets.DatasetError as exc:
         raise InvalidRequest(
-            f"Invalid '{param}': file '{file_id}' is not a valid fine-tune file: {exc}",
+            f"Invalid '{param}': file '{file_id}' is not a valid {method} fine-tune file: {exc}",
             param=param,
             code="invalid_file",
         ) from exc

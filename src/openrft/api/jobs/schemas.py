@@ -1,9 +1,10 @@
 """Request models of the fine-tuning jobs API, following OpenAI's `JobCreateParams`.
 
 Field names and order mirror openai-python's `types/fine_tuning/`; `RFTHyperparameters` is generated from
-the trainer's `HParams` (training/hparams.py), OpenAI's fields first, then openrft's. Numbers are checked
-strictly (no "3" for 3, no true for 1) so a typo in a job definition is a 400 naming the field, not a
-silently different run.
+the trainer's `HParams` (training/hparams.py), `SupervisedHyperparameters` and `DpoHyperparameters` from
+`SupervisedHParams` and `DpoHParams` (training/hparams_supervised.py), OpenAI's fields first, then
+openrft's. Numbers are checked strictly (no "3" for 3, no true for 1) so a typo in a job definition is a
+400 naming the field, not a silently different run.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from openrft.jobstatus import Status
-from openrft.training import hparams
+from openrft.training import hparams, hparams_supervised
 from openrft.training.hparams import MAX_SEED
 
 SUFFIX_PATTERN = r"^[a-zA-Z0-9_-]+$"
@@ -41,6 +42,9 @@ def _int_check(minimum: int, *, auto: bool, maximum: int | None = None) -> Befor
 # `method.reinforcement.hyperparameters`, generated from the trainer's HParams (fields, Literal types, help
 # lines) and LIMITS: one definition, validated the same way here and when the trainer starts.
 RFTHyperparameters = hparams.HParamsRequest
+# `method.supervised.hyperparameters` and `method.dpo.hyperparameters`, generated the same way.
+SupervisedHyperparameters = hparams_supervised.SupervisedRequest
+DpoHyperparameters = hparams_supervised.DpoRequest
 
 
 MAX_GUARD_GRADERS = 8
@@ -73,6 +77,29 @@ class ReinforcementMethod(BaseModel):
     )
 
 
+class SupervisedMethod(BaseModel):
+    """`method.supervised` (openai.types.fine_tuning.SupervisedMethod)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hyperparameters: SupervisedHyperparameters = Field(default_factory=SupervisedHyperparameters)
+
+
+class DpoMethod(BaseModel):
+    """`method.dpo` (openai.types.fine_tuning.DpoMethod)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hyperparameters: DpoHyperparameters = Field(default_factory=DpoHyperparameters)
+
+
+METHOD_MODELS: dict[str, type[BaseModel]] = {
+    "supervised": SupervisedMethod,
+    "dpo": DpoMethod,
+    "reinforcement": ReinforcementMethod,
+}
+
+
 class WandbIntegration(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -92,7 +119,7 @@ class Integration(BaseModel):
 
 
 class JobCreate(BaseModel):
-    """`POST /v1/fine_tuning/jobs`; `method` is checked separately (only reinforcement is supported)."""
+    """`POST /v1/fine_tuning/jobs`; `method` is checked separately (`checks.check_method`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -109,7 +136,8 @@ class JobCreate(BaseModel):
     role_arn: str | None = Field(
         default=None,
         description="openrft's extension: the IAM role the job acts as (its grader calls: reward functions, judge "
-        "models). Needs iam:PassRole on it; the role must trust bedrock.amazonaws.com. Default: the creating key.",
+        "models). Needs iam:PassRole on it; the role must trust bedrock.amazonaws.com. Default: the creating key. "
+        "Reinforcement jobs only (supervised and dpo jobs call no graders).",
     )
 
 
@@ -117,22 +145,27 @@ class JobCreate(BaseModel):
 
 
 class JobCreateMethod(BaseModel):
-    """`method` as the API takes it: reinforcement only (`service._check_method` refuses the others)."""
+    """`method` as the API takes it, OpenAI's union (job_create_params.Method): `type` names the method and
+    only that method's object may be set (`checks.check_method` refuses the others, naming them).
+    `supervised` and `dpo` may be omitted (every hyperparameter "auto"); `reinforcement` needs its grader."""
 
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["reinforcement"]
-    reinforcement: ReinforcementMethod
+    type: Literal["supervised", "dpo", "reinforcement"]
+    dpo: DpoMethod | None = None
+    reinforcement: ReinforcementMethod | None = None
+    supervised: SupervisedMethod | None = None
 
 
 class JobCreateParams(JobCreate):
     """The documented body of `POST /v1/fine_tuning/jobs`: `JobCreate` with its `method` spelled out.
 
     The route reads the body as a dict and `service.create_job` validates it with `JobCreate` and
-    `_check_method`, whose 400s name the field at fault; this model describes the same contract.
+    `checks.check_method`, whose 400s name the field at fault; this model describes the same contract.
+    No `method` is a supervised job, whose hyperparameters may then be the top-level (deprecated) ones.
     """
 
-    method: JobCreateMethod  # type: ignore[assignment]  # required here: no method means supervised
+    method: JobCreateMethod | None = None  # type: ignore[assignment]
 
 
 class JobError(BaseModel):
@@ -161,9 +194,25 @@ class JobReinforcementMethod(BaseModel):
     penalty_metrics: list[str] | None = Field(default=None, description=PENALTIES_HELP)
 
 
+class JobSupervisedMethod(BaseModel):
+    hyperparameters: dict[str, Any] = Field(
+        description="As requested; once training starts, every hyperparameter the trainer runs with."
+    )
+
+
+class JobDpoMethod(BaseModel):
+    hyperparameters: dict[str, Any] = Field(
+        description="As requested; once training starts, every hyperparameter the trainer runs with."
+    )
+
+
 class JobMethod(BaseModel):
-    type: Literal["reinforcement"]
-    reinforcement: JobReinforcementMethod
+    """openai.types.fine_tuning.FineTuningJob.Method: `type` and that method's object."""
+
+    type: Literal["supervised", "dpo", "reinforcement"]
+    dpo: JobDpoMethod | None = None
+    reinforcement: JobReinforcementMethod | None = None
+    supervised: JobSupervisedMethod | None = None
 
 
 class JobIdentity(BaseModel):
@@ -206,6 +255,14 @@ class FineTuningJob(BaseModel):
     )
     identity: JobIdentity | None = Field(
         default=None, description="openrft's extension: who the job's grader calls act as (a key, or a role)."
+    )
+    parent_model: str | None = Field(
+        default=None,
+        description="openrft's extension: the fine-tuned model or checkpoint the job starts from (its `model`, "
+        "when that is not a base model); null for a job that starts from a base model.",
+    )
+    parent_job: str | None = Field(
+        default=None, description="openrft's extension: the job that trained `parent_model`; null for a base start."
     )
 
 

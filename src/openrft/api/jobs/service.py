@@ -1,5 +1,9 @@
 """Fine-tuning jobs: create (validate everything, then write in one transaction), read, and control.
 
+Methods are OpenAI's: supervised (also a job without `method`), dpo and reinforcement; a reinforcement
+job gets a linked eval of its grader. `model` may be a base model or, for a chained job, a fine-tuned
+model or checkpoint of the project: the row records it as `parent_model` with the job that trained it.
+
 A job is a row of `jobs`; the worker (worker.py) runs it. The API never touches a running job's
 lease: cancel and pause of a running job set `jobs.control`, which the trainer acts on at its next
 step boundary (the worker enforces a grace period).
@@ -20,11 +24,8 @@ from pydantic import ValidationError
 from openrft import jobstatus
 from openrft.api.authz import RequestInfo
 from openrft.api.jobs import checks
-from openrft.api.jobs.schemas import (
-    MAX_SEED,
-    JobCreate,
-    ReinforcementMethod,
-)
+from openrft.api.jobs.checks import CheckedMethod, StartModel
+from openrft.api.jobs.schemas import MAX_SEED, JobCreate
 from openrft.auth.keys import Principal
 from openrft.context import AppContext
 from openrft.errors import Conflict, InvalidRequest, NotFound
@@ -58,7 +59,7 @@ def job_object(row: Any) -> dict[str, Any]:
     """A jobs row as openai.types.fine_tuning.FineTuningJob (plus status "paused")."""
     m = row._mapping
     method = m["method"] or {}
-    hp = (method.get("reinforcement") or {}).get("hyperparameters") or {}
+    hp = (method.get(method.get("type")) or {}).get("hyperparameters") or {}
     return {
         "id": m["id"],
         "created_at": m["created_at"],
@@ -81,6 +82,8 @@ def job_object(row: Any) -> dict[str, Any]:
         "method": method,
         "eval_id": m["eval_id"],  # openrft's extension: the job's linked eval
         "identity": m["identity"],  # openrft's extension: who its grader calls act as
+        "parent_model": m["parent_model"],  # openrft's extension: the ft:/checkpoint model a chained job starts from
+        "parent_job": m["parent_job"],  # openrft's extension: the job that trained parent_model
     }
 
 
@@ -118,15 +121,23 @@ def _by_idempotency_key(conn: sa.Connection, project_id: str, key: str, digest: 
 # -- create ---------------------------------------------------------------------------------------
 
 
-def _job_row(
-    project_id: str, body: JobCreate, method: ReinforcementMethod, grader: dict[str, Any], guards: list[dict[str, Any]]
+def _method_object(
+    method: CheckedMethod, grader: dict[str, Any] | None, guards: list[dict[str, Any]]
 ) -> dict[str, Any]:
+    """The stored `method`, as FineTuningJob.method shows it: {"type": T, T: {"hyperparameters": ..., ...}}."""
+    body: dict[str, Any] = {"hyperparameters": method.hyperparameters}
+    rft = method.reinforcement
+    if rft is not None:
+        body = {"grader": grader, **body, "response_format": rft.response_format}
+        if rft.guard_graders is not None:  # openrft's extension fields, stored only when the request sets them
+            body["guard_graders"] = guards
+        if rft.penalty_metrics is not None:
+            body["penalty_metrics"] = list(rft.penalty_metrics)
+    return {"type": method.type, method.type: body}
+
+
+def _job_row(project_id: str, body: JobCreate, start: StartModel, method_object: dict[str, Any]) -> dict[str, Any]:
     """The new jobs row; "auto" hyperparameters stay until the trainer resolves and writes them back."""
-    extras: dict[str, Any] = {}  # openrft's extension fields, stored only when the request sets them
-    if method.guard_graders is not None:
-        extras["guard_graders"] = guards
-    if method.penalty_metrics is not None:
-        extras["penalty_metrics"] = list(method.penalty_metrics)
     return {
         "id": new_job_id(),
         "project_id": project_id,
@@ -136,21 +147,30 @@ def _job_row(
         "suffix": body.suffix,
         "seed": body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1),
         "metadata": body.metadata,
-        "method": {
-            "type": "reinforcement",
-            "reinforcement": {
-                "grader": grader,
-                "hyperparameters": method.hyperparameters.model_dump(exclude_none=True),
-                "response_format": method.response_format,
-                **extras,
-            },
-        },
+        "method": method_object,
         "status": jobstatus.NEW_JOB_STATUS,
         "result_files": [],
         "integrations": [i.model_dump(exclude_none=True) for i in body.integrations] if body.integrations else None,
         "created_at": now_s(),
         "attempts": 0,
+        "parent_model": start.parent_model,
+        "parent_job": start.parent_job,
     }
+
+
+def _check_reinforcement(
+    ctx: AppContext, project_id: str, body: JobCreate, method: CheckedMethod, start: StartModel
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A reinforcement job's own checks; returns its checked grader and guard graders."""
+    rft = method.reinforcement
+    assert rft is not None
+    grader = checks.check_grader(ctx, project_id, rft.grader)
+    guards = checks.check_guards(ctx, project_id, rft.guard_graders or [])
+    checks.check_linked_eval(grader, guards)
+    checks.check_response_format(rft.response_format)
+    checks.check_budget(ctx, start.base_model, rft.hyperparameters)
+    checks.check_early_stopping(rft.hyperparameters, body.validation_file)
+    return grader, guards
 
 
 def create_job(
@@ -175,35 +195,58 @@ def create_job(
         raise checks.invalid(exc) from exc
     checks.check_metadata(body.metadata)
     method = checks.check_method(body)
-    checks.check_model(ctx, project_id, body.model)
-    grader = checks.check_grader(ctx, project_id, method.grader)
-    guards = checks.check_guards(ctx, project_id, method.guard_graders or [])
-    checks.check_linked_eval(grader, guards)
-    checks.check_response_format(method.response_format)
-    checks.check_budget(ctx, body.model, method.hyperparameters)
-    checks.check_early_stopping(method.hyperparameters, body.validation_file)
-    checks.check_file(ctx, project_id, body.training_file, "training_file")
+    start = checks.check_model(ctx, project_id, body.model)
+    grader: dict[str, Any] | None = None
+    guards: list[dict[str, Any]] = []
+    if method.type == "reinforcement":
+        grader, guards = _check_reinforcement(ctx, project_id, body, method, start)
+    else:
+        if body.role_arn is not None:
+            raise InvalidRequest(
+                f"role_arn is the identity of a reinforcement job's grader calls; a {method.type} job makes none.",
+                param="role_arn",
+            )
+        checks.check_max_length(ctx, start.base_model, method)
+    checks.check_file(ctx, project_id, body.training_file, "training_file", method.type)
     if body.validation_file is not None:
-        checks.check_file(ctx, project_id, body.validation_file, "validation_file")
+        checks.check_file(ctx, project_id, body.validation_file, "validation_file", method.type)
 
-    row = _job_row(project_id, body, method, grader, guards) | {
+    row = _job_row(project_id, body, start, _method_object(method, grader, guards)) | {
         "idempotency_key": idempotency_key,
         "request_sha256": digest,
     }
     job_id = row["id"]
-    row["identity"] = checks.check_identity(ctx, principal, info, body.role_arn, job_id, [grader, *guards])
+    graders = [grader, *guards] if grader is not None else []
+    row["identity"] = checks.check_identity(ctx, principal, info, body.role_arn, job_id, graders)
     with ctx.store.begin_immediate() as conn:
         if idempotency_key is not None:  # a concurrent twin may have committed since the first look
             existing = _by_idempotency_key(conn, project_id, idempotency_key, digest)
             if existing is not None:
                 return job_object(existing)
+        if start.parent_model is not None:
+            _parent_still_there(conn, project_id, start.parent_model)
         conn.execute(jobs.insert().values(**row))
-        records.create_linked_eval(conn, project_id=project_id, job_id=job_id, grader=grader, guard_graders=guards)
+        if grader is not None:
+            records.create_linked_eval(conn, project_id=project_id, job_id=job_id, grader=grader, guard_graders=guards)
         insert_event(conn, job_id, f"Validating training file: {body.training_file}")
         jobstatus.apply(conn, job_id, "files_validated")
         insert_event(conn, job_id, "Files validated, job queued")
         created = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).one()
     return job_object(created)
+
+
+def _parent_still_there(conn: sa.Connection, project_id: str, model_id: str) -> None:
+    """The parent was not deleted while the request was checked (delete_model refuses once the job exists)."""
+    m = schema.models.c
+    alive = conn.execute(
+        sa.select(m.id).where(m.id == model_id, m.project_id == project_id, m.deleted_at.is_(None))
+    ).first()
+    if alive is None:
+        raise InvalidRequest(
+            f"The model '{model_id}' does not exist or is not available for fine-tuning.",
+            param="model",
+            code="model_not_available",
+        )
 
 
 # -- reads ----------------------------------------------------------------------------------------

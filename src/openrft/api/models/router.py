@@ -30,7 +30,7 @@ def get_model(
     return service.get_model(ctx, principal.project_id, model_id)
 
 
-@router.delete("/models/{model_id:path}", response_model=ModelDeleted, responses=openai_errors(404))
+@router.delete("/models/{model_id:path}", response_model=ModelDeleted, responses=openai_errors(400, 404))
 def delete_model(
     model_id: str, principal: Principal = Depends(get_principal), ctx: AppContext = Depends(get_ctx)
 ) -> ModelDeleted:
