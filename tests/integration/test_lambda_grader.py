@@ -61,3 +61,23 @@ def test_unknown_function_is_a_validation_error(settings: Settings) -> None:
         assert info.value.param == "grader.lambda.function"
     finally:
         store.dispose()
+
+
+def test_a_tool_calling_answer_reaches_the_reward_with_its_calls() -> None:
+    """A reply with tool calls is the event's assistant turn with OpenAI's `tool_calls` next to its text."""
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+    text = 'Checking.<tool_call>[{"name": "get_weather", "arguments": {"city": "Paris"}}]</tool_call>'
+    with reward_server() as (url, seen):
+        grader = validate_grader({"type": "lambda", "lambda": {"function": url}}, egress=LOOPBACK.egress)
+        grade_batch(
+            grader,
+            [Sample.from_completion(text, tools=tools)],
+            [{"answer": "42"}],
+            ctx=GradingContext(project_id="p", settings=LOOPBACK),
+            messages=[[{"role": "user", "content": "Weather in Paris?"}]],
+        )
+    turn = seen[0][0]["messages"][-1]
+    assert turn["role"] == "assistant" and turn["content"] == "Checking."
+    [call] = turn["tool_calls"]
+    assert call["type"] == "function" and call["function"]["name"] == "get_weather"
+    assert call["function"]["arguments"] == '{"city": "Paris"}'

@@ -26,9 +26,24 @@ class Sample:
 
     @classmethod
     def from_completion(
-        cls, text: str, *, response_format: dict[str, Any] | None = None, tool_calls: list[Any] | None = None
+        cls,
+        text: str,
+        *,
+        response_format: dict[str, Any] | None = None,
+        tool_calls: list[Any] | None = None,
+        tools: list[Any] | None = None,
     ) -> Sample:
-        """A sampled completion; with a json_object/json_schema response_format its text is parsed as JSON."""
+        """A sampled completion; with a json_object/json_schema response_format its text is parsed as JSON.
+
+        With the row's `tools`, the raw text is parsed as the server parses a reply
+        (inference.toolcalls): `output_tools` are its calls in OpenAI's shape and `output_text` the rest
+        of the reply, as OpenAI's graders see a tool-calling sample. `tool_calls` gives calls already parsed.
+        """
+        if tools and tool_calls is None:
+            from openrft.inference.toolcalls import parse_tool_calls
+
+            reply = parse_tool_calls(text, tools)
+            text, tool_calls = reply.content or "", reply.calls or None
         expected = (response_format or {}).get("type") in ("json_object", "json_schema")
         output_json = None
         if expected:

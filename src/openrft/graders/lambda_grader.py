@@ -25,6 +25,14 @@ FAMILY = {
 }
 
 
+def _assistant_turn(sample: dict[str, Any]) -> dict[str, Any]:
+    """The sampled answer as the event's last message: its text, and its tool calls (OpenAI's shape) if any."""
+    turn: dict[str, Any] = {"role": "assistant", "content": sample["output_text"]}
+    if sample.get("output_tools"):
+        turn["tool_calls"] = sample["output_tools"]
+    return turn
+
+
 def grade_many(grader: LambdaGrader, envs: list[dict[str, Any]], ctx: GradingContext) -> list[Outcome]:
     try:
         from openrft.functions.package import REGISTRY_ERRORS
@@ -34,9 +42,7 @@ def grade_many(grader: LambdaGrader, envs: list[dict[str, Any]], ctx: GradingCon
         return [Outcome(error="python_grader_server_error", details=details) for _ in envs]
 
     events = [
-        build_reward_event(
-            env.get("messages") or [], env["item"], f"sample-{i}", completion=env["sample"]["output_text"]
-        )
+        build_reward_event([*(env.get("messages") or []), _assistant_turn(env["sample"])], env["item"], f"sample-{i}")
         for i, env in enumerate(envs)
     ]
     ref = grader.lambda_.function

@@ -6,6 +6,12 @@ model graders (through `inference.chat`) and anything else that asks a served mo
 `prepare_*` (sync, run in a worker thread) resolves the model, renders the prompt and checks limits;
 `complete` and `stream` (async) drive the engine's sequences and build `ChatCompletion`,
 `ChatCompletionChunk` or `Completion` bodies. A client that goes away cancels its sequences.
+
+Tools (chat): the prompt offers them (inference.prompts), the reply is parsed into `tool_calls`
+(inference.toolcalls) with finish_reason `tool_calls` when it made any. tool_choice `auto` (the default
+with tools) lets the model choose; `required` and a named function constrain decoding so the reply is
+one `<tool_call>` block of valid calls (of that function); `none` renders the conversation without the
+tools' offer and parses nothing. `parallel_tool_calls: false` keeps one call per reply.
 """
 
 from __future__ import annotations
@@ -17,9 +23,10 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from openrft import datasets
 from openrft.errors import GenerationFailed, InvalidRequest
 from openrft.ids import new_id, now_s
-from openrft.inference import prompts
+from openrft.inference import prompts, toolcalls
 from openrft.inference.engine import Delta, Engine, Finished, SamplingParams, SequenceHandle, TokenLogprob
 from openrft.inference.registry import ResolvedModel, resolve
 from openrft.inference.schemas import ChatCompletionCreate, CompletionCreate, SamplingFields
@@ -51,6 +58,8 @@ class Prepared:
     json_schema: dict[str, Any] | None = None
     created: int = field(default_factory=now_s)
     id: str = ""
+    tools: list[dict[str, Any]] | None = None  # chat: the tools whose calls the reply is parsed into
+    parallel_tool_calls: bool = True
 
 
 # -- preparation -----------------------------------------------------------------------------------
@@ -73,7 +82,13 @@ def _stop(body: SamplingFields) -> tuple[str, ...]:
 
 
 def _params(
-    body: SamplingFields, max_tokens: int, *, logprobs: bool, top: int, json_mode: bool
+    body: SamplingFields,
+    max_tokens: int,
+    *,
+    logprobs: bool,
+    top: int,
+    json_mode: bool,
+    wrap: tuple[str, str] = ("", ""),
 ) -> list[SamplingParams]:
     _check_unsupported(body)
     stop = _stop(body)
@@ -87,6 +102,8 @@ def _params(
             logprobs=logprobs,
             top_logprobs=top,
             json_mode=json_mode,
+            json_prefix=wrap[0],
+            json_suffix=wrap[1],
         )
         for i in range(body.n)
     ]
@@ -106,11 +123,52 @@ def _budget(prompt_len: int, requested: int | None, context: int, param: str, de
     return requested if requested is not None else min(default, context - prompt_len)
 
 
+def _check_tools(body: ChatCompletionCreate) -> None:
+    """Each tool a function with a name and a JSON Schema for its parameters; tool_choice one of them."""
+    names = []
+    for k, tool in enumerate(body.tools or []):
+        fn = tool.get("function")
+        if tool.get("type") != "function" or not isinstance(fn, dict):
+            raise InvalidRequest(
+                "Only tools of type 'function' with a 'function' object are supported.", param=f"tools[{k}]"
+            )
+        if not isinstance(fn.get("name"), str) or not fn["name"]:
+            raise InvalidRequest("A function needs a non-empty name.", param=f"tools[{k}].function.name")
+        if problem := datasets.tool_schema_problem(fn.get("parameters", {})):  # the rule fine-tune files follow
+            raise InvalidRequest(
+                f"Invalid schema for function '{fn['name']}': parameters {problem}",
+                param=f"tools[{k}].function.parameters",
+            )
+        names.append(fn["name"])
+    choice = body.tool_choice
+    if choice is not None and not body.tools and choice != "none":
+        raise InvalidRequest("tool_choice is only allowed when tools are specified.", param="tool_choice")
+    if isinstance(choice, dict):
+        name = (choice.get("function") or {}).get("name") if choice.get("type") == "function" else None
+        if not isinstance(name, str):
+            raise InvalidRequest(
+                'tool_choice must be "none", "auto", "required" or {"type": "function", "function": {"name": ...}}.',
+                param="tool_choice",
+            )
+        if name not in names:
+            raise InvalidRequest(f"tool_choice names function '{name}', which is not in tools.", param="tool_choice")
+
+
+def _tool_constraint(body: ChatCompletionCreate) -> tuple[str, dict[str, Any], str] | None:
+    """(prefix, schema, suffix) the reply is held to for tool_choice required or named; None otherwise."""
+    choice = body.tool_choice
+    if not body.tools or choice in (None, "auto", "none"):
+        return None
+    name = choice["function"]["name"] if isinstance(choice, dict) else None
+    return toolcalls.constraint(body.tools, name, parallel=body.parallel_tool_calls)
+
+
 def render_chat(tokenizer: Any, body: ChatCompletionCreate) -> list[int]:
     """The request's prompt, rendered by the one renderer training and grading use (inference.prompts)."""
     messages = [m.model_dump(exclude_none=True) for m in body.messages]
+    tools = None if body.tool_choice == "none" else body.tools
     try:
-        return prompts.render_chat(tokenizer, messages, body.tools)
+        return prompts.render_chat(tokenizer, messages, tools)
     except prompts.UnsupportedContent as exc:
         raise InvalidRequest(str(exc), param=f"messages.[{exc.index}].content") from None
 
@@ -134,14 +192,35 @@ def prepare_chat(
                 "response_format.json_schema.schema must be a JSON Schema object.", param="response_format.json_schema"
             )
         schema = fmt.json_schema["schema"]
+    _check_tools(body)
+    forced = _tool_constraint(body)
+    json_mode = fmt is not None and fmt.type in ("json_object", "json_schema")
+    if forced is not None and json_mode:
+        raise InvalidRequest(
+            "tool_choice required or a named function can't be combined with a JSON response_format.",
+            param="tool_choice",
+        )
     model = resolve(ctx.store, ctx.settings, project_id, body.model)
     prompt = render_chat(engine.tokenizer(model), body)
     requested = body.max_completion_tokens or body.max_tokens
     budget = _budget(len(prompt), requested, engine.context_length(model), "messages", default_max_tokens)
-    json_mode = fmt is not None and fmt.type in ("json_object", "json_schema")
-    params = _params(body, budget, logprobs=body.logprobs, top=body.top_logprobs or 0, json_mode=json_mode)
+    wrap = ("", "")
+    if forced is not None:
+        wrap, schema, json_mode = (forced[0], forced[2]), forced[1], True
+    top = body.top_logprobs or 0
+    params = _params(body, budget, logprobs=body.logprobs, top=top, json_mode=json_mode, wrap=wrap)
     engine.prepare(model, params[0])  # here, in a worker thread: submit() runs on the event loop
-    return Prepared("chat", model, [prompt], params, schema, id=new_id("chatcmpl-"))
+    parsed = body.tools if body.tools and body.tool_choice != "none" else None
+    return Prepared(
+        "chat",
+        model,
+        [prompt],
+        params,
+        schema,
+        id=new_id("chatcmpl-"),
+        tools=parsed,
+        parallel_tool_calls=body.parallel_tool_calls,
+    )
 
 
 def prepare_text(ctx: StoreContext, engine: Engine, project_id: str, body: CompletionCreate) -> Prepared:
@@ -255,15 +334,11 @@ async def complete(engine: Engine, prep: Prepared, disconnected: Callable[[], Aw
             reasons[index], completion_tokens = ev.finish_reason, completion_tokens + ev.completion_tokens
     logprobs_on = prep.params[0].logprobs
     if prep.kind == "chat":
-        choices = [
-            {
-                "index": i,
-                "message": {"role": "assistant", "content": texts[i], "refusal": None},
-                "finish_reason": reasons[i],
-                "logprobs": _chat_logprobs(lps[i]) if logprobs_on else None,
-            }
-            for i in range(count)
-        ]
+        choices = []
+        for i in range(count):
+            message, reason = _message(prep, texts[i], reasons[i])
+            lp = _chat_logprobs(lps[i]) if logprobs_on else None
+            choices.append({"index": i, "message": message, "finish_reason": reason, "logprobs": lp})
         body = _head(prep, "chat.completion")
     else:
         choices = [
@@ -279,6 +354,17 @@ async def complete(engine: Engine, prep: Prepared, disconnected: Callable[[], Aw
     return {**body, "choices": choices, "usage": _usage(prep, completion_tokens), "system_fingerprint": "openrft"}
 
 
+def _message(prep: Prepared, text: str, reason: str) -> tuple[dict[str, Any], str]:
+    """The assistant message of one choice and its finish_reason: tool calls parsed out when tools are on."""
+    if prep.tools is None:
+        return {"role": "assistant", "content": text, "refusal": None}, reason
+    reply = toolcalls.parse_tool_calls(text, prep.tools)
+    if not prep.parallel_tool_calls:
+        reply = toolcalls.keep_first(reply)
+    message = {"role": "assistant", "content": reply.content, "refusal": None, "tool_calls": reply.calls or None}
+    return message, "tool_calls" if reply.calls and reason == "stop" else reason
+
+
 def _sse(data: dict[str, Any]) -> str:
     return f"data: {json.dumps(data, separators=(',', ':'))}\n\n"
 
@@ -291,33 +377,46 @@ async def stream(
     head = _head(prep, "chat.completion.chunk" if chat else "text_completion")
     logprobs_on, completion_tokens = prep.params[0].logprobs, 0
     offsets = [0] * (len(prep.prompts) * len(prep.params))
-    choice: dict[str, Any]
+    splitters = (
+        [toolcalls.CallStream(prep.tools, parallel=prep.parallel_tool_calls) for _ in offsets]
+        if chat and prep.tools is not None
+        else None
+    )
+
+    def chunk(choice: dict[str, Any]) -> str:
+        return _sse({**head, "choices": [choice], "system_fingerprint": "openrft"})
+
     if chat:
         for i in range(len(offsets)):
-            choice = {
-                "index": i,
-                "delta": {"role": "assistant", "content": ""},
-                "finish_reason": None,
-                "logprobs": None,
-            }
-            yield _sse({**head, "choices": [choice], "system_fingerprint": "openrft"})
+            yield chunk(
+                {"index": i, "delta": {"role": "assistant", "content": ""}, "finish_reason": None, "logprobs": None}
+            )
     async for index, ev in _events(engine, prep, disconnected):
         if isinstance(ev, Finished):
             completion_tokens += ev.completion_tokens
-            choice = {"index": index, "finish_reason": ev.finish_reason, "logprobs": None}
+            reason = ev.finish_reason
+            if splitters is not None:
+                for delta in splitters[index].close():
+                    yield chunk({"index": index, "delta": delta, "finish_reason": None, "logprobs": None})
+                reason = "tool_calls" if splitters[index].calls and reason == "stop" else reason
+            choice = {"index": index, "finish_reason": reason, "logprobs": None}
             if chat:
                 choice["delta"] = {}
             else:
                 choice["text"] = ""
-
+            yield chunk(choice)
+        elif splitters is not None:  # tool calls: text is held while it may still be a call
+            lp = _chat_logprobs(list(ev.logprobs)) if logprobs_on else None
+            deltas = splitters[index].push(ev.text) or ([{"content": ""}] if lp else [])
+            for k, delta in enumerate(deltas):
+                yield chunk({"index": index, "delta": delta, "finish_reason": None, "logprobs": lp if k == 0 else None})
         elif chat:
             lp = _chat_logprobs(list(ev.logprobs)) if logprobs_on else None
-            choice = {"index": index, "delta": {"content": ev.text}, "finish_reason": None, "logprobs": lp}
+            yield chunk({"index": index, "delta": {"content": ev.text}, "finish_reason": None, "logprobs": lp})
         else:
             lp = _text_logprobs(list(ev.logprobs), offsets[index]) if logprobs_on else None
             offsets[index] += len(ev.text)
-            choice = {"index": index, "text": ev.text, "finish_reason": None, "logprobs": lp}
-        yield _sse({**head, "choices": [choice], "system_fingerprint": "openrft"})
+            yield chunk({"index": index, "text": ev.text, "finish_reason": None, "logprobs": lp})
     if include_usage:
         yield _sse({**head, "choices": [], "usage": _usage(prep, completion_tokens)})
     yield "data: [DONE]\n\n"

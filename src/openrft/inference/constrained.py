@@ -12,6 +12,7 @@ import functools
 from typing import Any
 
 from lmformatenforcer import JsonSchemaParser, TokenEnforcer, TokenEnforcerTokenizerData
+from lmformatenforcer.characterlevelparser import CharacterLevelParser, SequenceParser, StringParser
 from lmformatenforcer.jsonschemaparser import ObjectParsingStage, ObjectParsingState
 
 _allowed_characters = ObjectParsingState.get_allowed_characters
@@ -46,6 +47,19 @@ def build_tokenizer_data(tokenizer: Any) -> TokenEnforcerTokenizerData:
     return TokenEnforcerTokenizerData(regular, decode, tokenizer.eos_token_id, False, vocab_size)
 
 
-def json_enforcer(data: TokenEnforcerTokenizerData, schema: dict[str, Any] | None) -> TokenEnforcer:
-    """Allowed next tokens for output that parses as JSON (and matches `schema` when given)."""
-    return TokenEnforcer(data, JsonSchemaParser(schema))
+def json_enforcer(
+    data: TokenEnforcerTokenizerData, schema: dict[str, Any] | None, prefix: str = "", suffix: str = ""
+) -> TokenEnforcer:
+    """Allowed next tokens for output that parses as JSON (and matches `schema` when given).
+
+    With `prefix` / `suffix` the output is that literal text, the JSON value, that text (a tool call:
+    `<tool_call>[...]</tool_call>`); the sequence can only end once all of it is written.
+    """
+    parser: CharacterLevelParser = JsonSchemaParser(schema)
+    if prefix or suffix:
+        parts: list[CharacterLevelParser] = [StringParser(prefix)] if prefix else []
+        parts.append(parser)
+        if suffix:
+            parts.append(StringParser(suffix))
+        parser = SequenceParser(parts)
+    return TokenEnforcer(data, parser)

@@ -28,6 +28,8 @@ class SamplingParams:
     logprobs: bool = False
     top_logprobs: int = 0
     json_mode: bool = False  # constrain the output to one JSON value (response_format json_object)
+    json_prefix: str = ""  # with json_mode: literal text before the JSON value (a tool call's opening tag) ...
+    json_suffix: str = ""  # ... and after it; then the sequence must end
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,8 @@ class Engine(Protocol):
     ) -> SequenceHandle:
         """Queue one sequence; `sink` is called from the engine's thread with each event, ending in Finished.
 
-        With `params.json_mode`, the output is constrained to JSON (matching `json_schema` when given).
+        With `params.json_mode`, the output is constrained to JSON (matching `json_schema` when given),
+        between `params.json_prefix` and `params.json_suffix`.
         """
 
     def forget(self, model: ResolvedModel) -> None:

@@ -114,7 +114,8 @@ class HFEngine:
         if params.json_mode:
             from openrft.inference.constrained import json_enforcer
 
-            enforcer = json_enforcer(loaded.json_tokenizer_data(), json_schema)
+            data = loaded.json_tokenizer_data()
+            enforcer = json_enforcer(data, json_schema, params.json_prefix, params.json_suffix)
         handle = SequenceHandle()
         loaded.scheduler.submit(
             Sequence(

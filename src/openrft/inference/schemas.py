@@ -60,7 +60,9 @@ class ChatCompletionCreate(SamplingFields):
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     response_format: ResponseFormat | None = None
-    tools: list[dict[str, Any]] | None = None
+    tools: list[dict[str, Any]] | None = None  # [{"type": "function", "function": {name, description, parameters}}]
+    tool_choice: Literal["none", "auto", "required"] | dict[str, Any] | None = None  # or {"type": "function", ...}
+    parallel_tool_calls: bool = True  # false: at most one call per reply
 
 
 class CompletionCreate(SamplingFields):
@@ -103,10 +105,24 @@ class ChoiceLogprobs(BaseModel):
     refusal: list[ChatCompletionTokenLogprob] | None = None
 
 
+class Function(BaseModel):
+    arguments: str  # JSON, as OpenAI sends it
+    name: str
+
+
+class ChatCompletionMessageToolCall(BaseModel):
+    """openai.types.chat.ChatCompletionMessageFunctionToolCall."""
+
+    id: str
+    function: Function
+    type: Literal["function"] = "function"
+
+
 class ChatCompletionMessage(BaseModel):
     content: str | None = None
     refusal: str | None = None
     role: Literal["assistant"]
+    tool_calls: list[ChatCompletionMessageToolCall] | None = None
 
 
 class ChatChoice(BaseModel):
