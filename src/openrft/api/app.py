@@ -35,6 +35,7 @@ from openrft.api.openapi import aws_errors, build_openapi, openai_errors
 from openrft.api.organization.router import router as organization_router
 from openrft.api.preflight.router import router as preflight_router
 from openrft.api.requestid import RequestId
+from openrft.api.responses.router import router as responses_router
 from openrft.api.reviews.router import router as reviews_router
 from openrft.context import build_context
 from openrft.functions.sandbox import sandbox_log_line
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, *, embedded_worker: bool | None
         graders_router,
         models_router,
         chat_router,
+        responses_router,
         evals_router,
         reviews_router,
         preflight_router,

@@ -157,6 +157,7 @@ RULES: dict[str, Rule | str] = {
     "DELETE /v1/models/{model_id:path}": _rule("models:DeleteModel", model),
     "POST /v1/chat/completions": _rule("models:InvokeModel", _invoked_model, needs_body=True, model_from=_body_model),
     "POST /v1/completions": _rule("models:InvokeModel", _invoked_model, needs_body=True, model_from=_body_model),
+    "POST /v1/responses": _rule("models:InvokeModel", _invoked_model, needs_body=True, model_from=_body_model),
     # -- evals, reviews, preflights
     "POST /v1/evals": _rule("evals:CreateEval", evaluation),
     "GET /v1/evals": _rule("evals:ListEvals", evaluation),

@@ -4,7 +4,10 @@
   `/metrics?series=train_reward_mean` for the progress, the reward sparkline and the warnings count.
 - `/jobs/{job_id}`: header, controls (pause / resume / cancel through the /v1 endpoints), the curves of
   `/v1/fine_tuning/jobs/{id}/metrics` polled with `after_step`, the reward-hacking warnings as markers with
-  their evidence, the audit trail, the event log, the resolved hyperparameters.
+  their evidence, the audit trail, the event log, the resolved hyperparameters. A supervised or dpo job
+  has no grader, samples or warnings: its page shows its method, its hyperparameters (`method[type]`) and
+  its loss and accuracy curves (SFT: loss and mean token accuracy; DPO: loss, reward accuracy and reward
+  margin; each on train, the validation batch and the full validation set) from the same endpoint.
 - `/jobs/{job_id}/samples?step=N`: one stored step's prompts and their G completions side by side, from
   `/v1/fine_tuning/jobs/{id}/samples?step=N`, with a histogram of the step's rewards.
 
@@ -32,6 +35,18 @@ router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 JOBS_SHOWN = 100  # the API's largest page: the newest jobs
 
 
+METHOD_LABELS = {
+    "reinforcement": "reinforcement (RFT)",
+    "supervised": "supervised (SFT)",
+    "dpo": "preference (DPO)",
+}
+
+
+def method_type(job: dict[str, Any]) -> str:
+    """The job's method: `method.type`; a job created without one is supervised, as OpenAI's are."""
+    return str((job.get("method") or {}).get("type") or "supervised")
+
+
 def _grader_summary(job: dict[str, Any]) -> dict[str, Any]:
     reinforcement = (job.get("method") or {}).get("reinforcement") or {}
     grader = reinforcement.get("grader") or {}
@@ -52,14 +67,18 @@ def job_page(
     job_id: str, request: Request, session: Session = Depends(signed_in), ctx: AppContext = Depends(get_ctx)
 ) -> HTMLResponse:
     job = service.get_job(ctx, session.principal, job_id)
-    reinforcement = (job.get("method") or {}).get("reinforcement") or {}
-    hyperparameters = sorted((reinforcement.get("hyperparameters") or {}).items())
+    method = method_type(job)
+    settings = (job.get("method") or {}).get(method) or {}
+    reinforcement = settings if method == "reinforcement" else {}
+    hyperparameters = sorted((settings.get("hyperparameters") or {}).items())
     return render(
         request,
         "job.html",
         session,
         title=f"Job {job_id}",
         job=job,
+        method=method,
+        method_label=METHOD_LABELS.get(method, method),
         grader=_grader_summary(job),
         hyperparameters=hyperparameters,
         guards=[g.get("name") for g in reinforcement.get("guard_graders") or []],

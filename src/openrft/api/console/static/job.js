@@ -1,12 +1,15 @@
 // A job's page (/jobs/{id}): live curves from /v1/fine_tuning/jobs/{id}/metrics (polled with after_step),
 // the reward-hacking warnings as flags on the curves and as a list, each opening its evidence, the audit
 // trail, the event log, and pause / resume / cancel through the /v1 endpoints after a confirmation.
+// A supervised or dpo job (no grader, no warnings) gets its own charts: loss and token accuracy (SFT), loss,
+// reward accuracy and reward margin (DPO), each on train, the step's validation batch and the full validation set.
 "use strict";
 
 (() => {
   const dataNode = document.getElementById("job-data");
   if (!dataNode) return;
   let job = JSON.parse(dataNode.textContent);
+  const method = JSON.parse(document.getElementById("job-method").textContent);
   const jobPath = `/v1/fine_tuning/jobs/${encodeURIComponent(job.id)}`;
   const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
   const $ = (id) => document.getElementById(id);
@@ -55,21 +58,49 @@
     { id: "signals", title: "Monitor signals (shares, 0 to 1)", yLabel: "share", fixed: [["frac_reward_zero_std", "groups without signal"]], prefix: [["signal.", ""]] },
     { id: "metrics", title: "Other numbers the grader reported", yLabel: "mean", prefix: [["metric.", ""]] },
   ];
+  // SFT / DPO metrics events carry OpenAI's names at the top level (train_loss, valid_loss, full_valid_loss, ...);
+  // the metrics endpoint names a top-level number it has no fixed series for `metric.NAME`: either is read.
+  const splits = (name, title, yLabel, id) => ({ id, title, yLabel, always: true, fixed: [
+    [`train_${name}`, "train"], [`valid_${name}`, "validation batch", true], [`full_valid_${name}`, "full validation"]] });
+  const CHOSEN = "#0072B2", REJECTED = "#D55E00";  // one colour per answer, train solid and validation dashed
+  const TUNING_CHARTS = {
+    supervised: [splits("loss", "Loss (assistant tokens)", "nats per token", "loss"),
+      splits("mean_token_accuracy", "Mean token accuracy", "share of tokens", "accuracy")],
+    dpo: [splits("loss", "DPO loss", "loss", "loss"), splits("reward_accuracy", "Reward accuracy (chosen above rejected)", "share of pairs", "accuracy"),
+      splits("reward_margin", "Reward margin (chosen minus rejected)", "beta x log-ratio", "margin"),
+      { id: "rewards", title: "Implicit rewards of the chosen and the rejected answers", yLabel: "beta x log-ratio", fixed: [
+        ["train_chosen_reward", "chosen (train)", false, CHOSEN], ["train_rejected_reward", "rejected (train)", false, REJECTED],
+        ["valid_chosen_reward", "chosen (validation batch)", true, CHOSEN], ["valid_rejected_reward", "rejected (validation batch)", true, REJECTED],
+        ["full_valid_chosen_reward", "chosen (full validation)", false, "#009E73"], ["full_valid_rejected_reward", "rejected (full validation)", false, "#CC79A7"]] }],
+  };
+  const fixedNames = (defs) => new Set(defs.flatMap((d) => (d.fixed || []).map(([n]) => n)));
+  if (TUNING_CHARTS[method]) {
+    const taken = fixedNames(TUNING_CHARTS[method]);
+    CHARTS.splice(0, CHARTS.length, ...TUNING_CHARTS[method],
+      { id: "lr", title: "Learning rate", yLabel: "learning rate", fixed: [["learning_rate", "learning rate"]] },
+      { id: "grad", title: "Gradient norm", yLabel: "norm", fixed: [["grad_norm", "grad norm"]] },
+      { id: "time", title: "Step time", yLabel: "seconds", prefix: [["timing.", ""]] },
+      { id: "tokens", title: "Tokens per step", yLabel: "tokens", fixed: [["tokens", "training tokens"]] },
+      { id: "padding", title: "Padding (share of the padded token slots)", yLabel: "share", fixed: [["padding_fraction", "padding"]] },
+      { id: "metrics", title: "Other numbers the trainer reported", yLabel: "value", prefix: [["metric.", ""]],
+        skip: new Set([...taken, "learning_rate", "grad_norm", "tokens", "padding_fraction", "step", "total_steps"]) });
+  }
   const charts = new Map();  // id -> {chart, box}
   const curves = $("curves");
 
   function seriesOf(def) {
     const out = [];
-    const add = (name, label, dashed) => {
-      const column = data.series.get(name);
+    const add = (name, label, dashed, color) => {
+      const column = data.series.get(name) || data.series.get(`metric.${name}`);
       if (!column) return;
       const x = [], y = [];
       for (let i = 0; i < column.length; i++) if (column[i] !== null) { x.push(data.steps[i]); y.push(column[i]); }
-      if (x.length) out.push({ name: label, x, y, dashed: !!dashed });
+      if (x.length) out.push({ name: label, x, y, dashed: !!dashed, ...(color ? { color } : {}) });
     };
-    for (const [name, label, dashed] of def.fixed || []) add(name, label, dashed);
+    for (const [name, label, dashed, color] of def.fixed || []) add(name, label, dashed, color);
     for (const [prefix, label, dashed, min] of def.prefix || []) {
-      const names = Array.from(data.series.keys()).filter((n) => n.startsWith(prefix)).sort();
+      const names = Array.from(data.series.keys())
+        .filter((n) => n.startsWith(prefix) && !(def.skip && def.skip.has(n.slice(prefix.length)))).sort();
       if (names.length < (min || 1)) continue;
       for (const n of names) add(n, label + n.slice(prefix.length).replace(/_/g, " "), dashed);
     }
@@ -134,6 +165,7 @@
   }
 
   function renderWarnings() {
+    if (!$("warnings-count")) return;  // a supervised or dpo job's page has no warnings section
     $("warnings-count").textContent = String(data.warnings.length);
     $("warnings-count").className = data.warnings.length ? "badge warn" : "badge";
     $("warnings-empty").hidden = data.warnings.length > 0;
@@ -149,6 +181,7 @@
 
   // -- audit trail -----------------------------------------------------------------------------------
   function renderAudit() {
+    if (!$("audit-table")) return;  // nor an audit trail of reward functions
     const tbody = $("audit-table").querySelector("tbody");
     if (!data.audit.length) return;
     const rows = [];
@@ -221,7 +254,7 @@
   // The resolved hyperparameters: "auto" until the trainer pins them, so re-read with the job.
   let hpShown = "";
   function renderHyperparameters() {
-    const hp = ((job.method || {}).reinforcement || {}).hyperparameters || {};
+    const hp = ((job.method || {})[method] || {}).hyperparameters || {};
     const key = JSON.stringify(hp);
     if (key === hpShown) return;
     hpShown = key;

@@ -1,6 +1,7 @@
 // The jobs list (/jobs): polls /v1/fine_tuning/jobs and each job's reward series; no page reloads.
 // Per job it keeps the train reward seen so far and asks only for steps after the last one
-// (/metrics?series=train_reward_mean&after_step=N); a finished job is read once.
+// (/metrics?series=train_reward_mean&after_step=N); a finished job is read once. A supervised or dpo job has
+// no reward: its sparkline is the training loss (train_loss, `metric.train_loss` to the metrics endpoint).
 "use strict";
 
 (() => {
@@ -22,14 +23,14 @@
     return mins < 1 ? `in ${Math.round(left)} s` : mins < 90 ? `in ${mins} min` : `in ${(left / 3600).toFixed(1)} h`;
   }
 
-  function drawSparkline(canvas, ys) {
+  function drawSparkline(canvas, ys, what) {
     const dpr = window.devicePixelRatio || 1, w = 120, h = 28;
     canvas.width = w * dpr; canvas.height = h * dpr;
     const ctx = canvas.getContext("2d");
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, w, h);
     const vals = ys.filter((v) => v !== null && Number.isFinite(v));
-    if (!vals.length) { canvas.setAttribute("aria-label", "no reward yet"); return; }
+    if (!vals.length) { canvas.setAttribute("aria-label", `no ${what} yet`); return; }
     let lo = Math.min(...vals), hi = Math.max(...vals);
     if (hi - lo < 1e-9) { lo -= 0.5; hi += 0.5; }
     const x = (i) => 2 + (ys.length === 1 ? (w - 4) / 2 : (i * (w - 4)) / (ys.length - 1));
@@ -43,7 +44,7 @@
     ctx.stroke();
     const last = vals[vals.length - 1];
     ctx.fillStyle = "#0072B2"; ctx.beginPath(); ctx.arc(x(ys.length - 1), y(ys[ys.length - 1] ?? last), 2, 0, 2 * Math.PI); ctx.fill();
-    canvas.setAttribute("aria-label", `train reward over ${ys.length} steps, last ${openrft.fmt(last, 3)}, min ${openrft.fmt(Math.min(...vals), 3)}, max ${openrft.fmt(Math.max(...vals), 3)}`);
+    canvas.setAttribute("aria-label", `${what} over ${ys.length} steps, last ${openrft.fmt(last, 3)}, min ${openrft.fmt(Math.min(...vals), 3)}, max ${openrft.fmt(Math.max(...vals), 3)}`);
     canvas.dataset.points = String(ys.length);
   }
 
@@ -75,7 +76,7 @@
       const bar = openrft.el("progress", { max: String(total || 1), value: String(done), "aria-label": `step ${done} of ${total || "?"}` });
       cell.replaceChildren(bar, openrft.el("span", { text: `${done}/${total || "?"}` }));
     }
-    drawSparkline(row.querySelector("canvas.sparkline"), state.rewards);
+    drawSparkline(row.querySelector("canvas.sparkline"), state.rewards, state.what);
     const w = row.querySelector('[data-field="warnings"]');
     w.textContent = String(state.warnings);
     w.classList.toggle("warn-count", state.warnings > 0);
@@ -87,8 +88,11 @@
     if (!state) { state = { rewards: [], lastStep: null, totalSteps: null, warnings: 0, warningIds: new Set(), done: false }; known.set(job.id, state); }
     if (state.done) return state;
     const after = state.lastStep ? `&after_step=${state.lastStep}` : "";
-    const m = await openrft.api(`/v1/fine_tuning/jobs/${encodeURIComponent(job.id)}/metrics?series=train_reward_mean${after}`);
-    state.rewards.push(...(m.series.train_reward_mean || m.steps.map(() => null)));
+    const rft = ((job.method || {}).type || "supervised") === "reinforcement";
+    const names = rft ? ["train_reward_mean"] : ["train_loss", "metric.train_loss"];
+    state.what = rft ? "train reward" : "train loss";
+    const m = await openrft.api(`/v1/fine_tuning/jobs/${encodeURIComponent(job.id)}/metrics?series=${names.join(",")}${after}`);
+    state.rewards.push(...(names.map((n) => m.series[n]).find(Boolean) || m.steps.map(() => null)));
     state.lastStep = m.last_step;
     state.totalSteps = m.total_steps || state.totalSteps;
     for (const w of m.warnings) state.warningIds.add(w.event_id);  // a poll may repeat the last step's
