@@ -1,8 +1,12 @@
-"""Write data/train.jsonl and data/valid.jsonl of the GDPR citation example from the tables below.
+"""Write the GDPR citation example's data files from the tables below.
 
 Every question was written by hand for one GDPR article. Each article has five questions: the third
 goes to the validation file, the other four to training, so the held-out questions ask about the same
 articles in words the model has never seen. Deterministic: running it twice writes the same bytes.
+
+    data/train.jsonl, data/valid.jsonl          RFT prompts (+ article, accepted_articles, topic)
+    data/sft_train.jsonl, data/sft_valid.jsonl  the same prompts with a demonstration answer ("Article N
+                                                ..., because ..."), for the supervised warm start
 
     python examples/legal_compliance/make_data.py
 """
@@ -370,6 +374,48 @@ QUESTIONS: dict[str, tuple[str, list[str], list[str]]] = {
 
 HELD_OUT_INDEX = 2  # the third question of each article is held out
 
+# article -> why it governs: the "because" of every demonstration answer for that article (no other number
+# in it, so each demonstration cites exactly one article and scores 1.0 on the reward).
+REASONS: dict[str, str] = {
+    "5": "it sets the core principles of purpose limitation, minimisation, accuracy and accountability",
+    "6": "it lists the lawful bases for processing, from consent and contract to legitimate interests",
+    "7": "it sets the conditions for valid consent, including proof and easy withdrawal",
+    "8": "it governs a child's consent to online services and the parental consent below the digital age",
+    "9": "it restricts processing of special categories such as health, biometric and genetic data",
+    "12": "it sets how and how quickly requests are answered, in clear language and usually free of charge",
+    "13": "it lists the information owed to people when their data is collected from them",
+    "14": "it lists the information owed when personal data was obtained from another source",
+    "15": "it gives the data subject the right of access to their personal data",
+    "16": "it gives the right to have inaccurate or incomplete personal data rectified",
+    "17": "it gives the right to erasure, the right to be forgotten",
+    "18": "it gives the right to restrict processing so the data is kept but not used",
+    "20": "it gives the right to data portability in a structured, machine-readable format",
+    "21": "it gives the right to object, absolute for direct marketing",
+    "22": "it protects people from decisions based solely on automated processing, including profiling",
+    "25": "it requires data protection by design and by default",
+    "28": "it sets the contract terms and duties of processors acting for a controller",
+    "30": "it requires records of processing activities",
+    "32": "it requires appropriate technical and organisational security measures",
+    "33": "it governs notifying the supervisory authority of a personal data breach",
+    "34": "it governs communicating a high-risk personal data breach to the people affected",
+    "35": "it requires a data protection impact assessment before high-risk processing",
+    "37": "it says when a data protection officer must be designated",
+    "38": "it protects the position and independence of the data protection officer",
+    "45": "it allows transfers to countries covered by an adequacy decision",
+    "46": "it allows transfers under appropriate safeguards such as standard contractual clauses",
+    "49": "it lists the derogations for transfers in specific situations",
+    "77": "it gives the right to lodge a complaint with a supervisory authority",
+    "82": "it gives the right to compensation and sets liability for damage",
+    "83": "it sets the conditions and tiers of administrative fines",
+}
+# Four openings, one per training question of an article, so the model learns the citation, not one sentence.
+OPENINGS = (
+    "Article {n} governs this, because {why}.",
+    "Article {n} applies because {why}.",
+    "Article {n}, because {why}.",
+    "Article {n} is the relevant one: {why}.",
+)
+
 
 def row(article: str, topic: str, accepted: list[str], question: str) -> dict:
     return {
@@ -378,6 +424,31 @@ def row(article: str, topic: str, accepted: list[str], question: str) -> dict:
         "accepted_articles": sorted({article, *accepted}, key=int),
         "topic": topic,
     }
+
+
+def answer(article: str, i: int) -> str:
+    """The demonstration answer to the i-th question of `article`: the citation first, then why."""
+    return OPENINGS[i % len(OPENINGS)].format(n=article, why=REASONS[article])
+
+
+def sft_row(article: str, question: str, i: int) -> dict:
+    """A supervised row (OpenAI chat format): the RFT prompt plus the demonstration answer; nothing else, as
+    the supervised format has no extra fields."""
+    prompt = row(article, "", [], question)["messages"]
+    return {"messages": [*prompt, {"role": "assistant", "content": answer(article, i)}]}
+
+
+def build_sft() -> tuple[list[dict], list[dict]]:
+    """Demonstrations: the 120 training questions answered (sft_train.jsonl), and the 30 held-out questions
+    answered (sft_valid.jsonl: only for the SFT job's validation loss, never trained on)."""
+    train: list[dict] = []
+    valid: list[dict] = []
+    for article, (_topic, _accepted, questions) in QUESTIONS.items():
+        held_out = questions[HELD_OUT_INDEX]
+        training = [q for i, q in enumerate(questions) if i != HELD_OUT_INDEX]
+        train.extend(sft_row(article, question, j) for j, question in enumerate(training))
+        valid.append(sft_row(article, held_out, 0))
+    return train, valid
 
 
 def build() -> tuple[list[dict], list[dict]]:
@@ -399,7 +470,11 @@ def main() -> None:
     train, valid = build()
     write_jsonl(data / "train.jsonl", train)
     write_jsonl(data / "valid.jsonl", valid)
+    sft_train, sft_valid = build_sft()
+    write_jsonl(data / "sft_train.jsonl", sft_train)
+    write_jsonl(data / "sft_valid.jsonl", sft_valid)
     print(f"wrote {len(train)} training and {len(valid)} validation prompts to {data}")
+    print(f"wrote {len(sft_train)} demonstrations and {len(sft_valid)} held-out demonstrations (SFT) to {data}")
 
 
 if __name__ == "__main__":

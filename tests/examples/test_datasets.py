@@ -141,3 +141,45 @@ def test_banking_labels_follow_the_risk_rule() -> None:
         assert row.item["verdict"] == ("suitable" if fits else "not suitable")
         investment = row.item["product"].startswith("Beacon")
         assert row.item["disclaimer"] == ("capital at risk" if investment else "not financial advice")
+
+
+# -- the legal example's supervised warm start (data/sft_train.jsonl, data/sft_valid.jsonl) ------------
+
+
+def legal_sft(split: str) -> list[dict[str, Any]]:
+    lines = (EXAMPLES / "legal_compliance" / "data" / f"sft_{split}.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def test_legal_sft_files_match_their_generator() -> None:
+    train, valid = load_example_module("legal_compliance", "make_data.py").build_sft()
+    assert legal_sft("train") == train, "rerun examples/legal_compliance/make_data.py"
+    assert legal_sft("valid") == valid, "rerun examples/legal_compliance/make_data.py"
+
+
+@pytest.mark.parametrize("split", ["train", "valid"])
+def test_legal_sft_rows_are_the_rft_prompts_answered_with_the_right_article(split: str) -> None:
+    """Row i of sft_<split> is row i of <split> plus one assistant answer, which scores 1.0 on the reward."""
+    demos, data = legal_sft(split), rows("legal_compliance", split)
+    assert len(demos) == len(data)
+    for demo, row in zip(demos, data, strict=True):
+        assert set(demo) == {"messages"}  # OpenAI's chat SFT format: no RFT fields
+        assert demo["messages"][:-1] == row.messages
+        assert demo["messages"][-1]["role"] == "assistant"
+        assert demo["messages"][-1]["content"].startswith(f"Article {row.item['article']}")
+    answers = [d["messages"][-1]["content"] for d in demos]
+    assert rewards("legal_compliance", data, answers) == [1.0] * len(data)
+
+
+def test_legal_sft_training_demonstrations_never_ask_a_held_out_question() -> None:
+    held_out = {prompt(r) for r in rows("legal_compliance", "valid")}
+    trained = [d["messages"][-2]["content"] for d in legal_sft("train")]
+    assert len(trained) >= 60
+    assert not held_out & set(trained)
+
+
+@pytest.mark.parametrize("split", ["train", "valid"])
+def test_legal_sft_files_validate_as_supervised(split: str) -> None:
+    data = (EXAMPLES / "legal_compliance" / "data" / f"sft_{split}.jsonl").read_bytes()
+    parsed = parse_finetune_jsonl(data, method="supervised")
+    assert len(parsed) == len(legal_sft(split))

@@ -1,8 +1,9 @@
-"""The GDPR citation example's reward function, scored by hand."""
+"""The GDPR citation example: its reward function scored by hand, and its walkthrough's warm start."""
 
 import pytest
 
-from tests.examples.loader import load_example_module
+from tests.conftest import LiveServer
+from tests.examples.loader import EXAMPLES, load_example_module
 
 reward = load_example_module("legal_compliance", "reward/lambda_function.py")
 
@@ -117,3 +118,24 @@ def test_a_malformed_sample_scores_zero_without_failing_the_batch() -> None:
         ("parts", 0.0),
         ("ok", 1.0),
     ]
+
+
+def test_walkthrough_creates_the_supervised_warm_start_job(live_server: LiveServer) -> None:
+    """The walkthrough's first job, through the openai SDK: a supervised job on the demonstrations, with
+    the walkthrough's hyperparameters, stays queued on a server without a worker."""
+    walkthrough = load_example_module("legal_compliance", "walkthrough.py")
+    args = walkthrough.rft_walkthrough.parser("test", {}).parse_args(
+        ["--base-url", live_server.base_url, "--api-key", live_server.admin_key]
+    )
+    args.folder = EXAMPLES / "legal_compliance"
+    client = walkthrough.rft_walkthrough.openai_client(args)
+    job = client.fine_tuning.jobs.retrieve(
+        walkthrough.create_supervised_job(client, args, walkthrough.SFT_HYPERPARAMETERS)
+    )
+    assert job.status == "queued"
+    assert job.model == "smollm2-135m-instruct"
+    assert job.method is not None and job.method.type == "supervised"
+    assert job.method.supervised is not None
+    hp = job.method.supervised.hyperparameters
+    assert hp is not None and (hp.n_epochs, hp.batch_size) == (2, 8)
+    assert client.files.retrieve(job.training_file).filename == "sft_train.jsonl"
