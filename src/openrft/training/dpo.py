@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from openrft.hardware import HOST
 from openrft.inference import prompts
 from openrft.training import sft
 
@@ -71,7 +72,7 @@ def reference_logps(
         chosen.append(sequence_logps(model, [p.chosen for p in part], pad_id, context).float().cpu())
         rejected.append(sequence_logps(model, [p.rejected for p in part], pad_id, context).float().cpu())
     if not pairs:
-        return torch.zeros(0), torch.zeros(0)
+        return torch.zeros(0, device=HOST), torch.zeros(0, device=HOST)
     return torch.cat(chosen), torch.cat(rejected)
 
 

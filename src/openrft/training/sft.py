@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from peft import PeftModel
 
+from openrft.hardware import HOST
 from openrft.inference import prompts
 from openrft.training.rollout import position_ids_for, shared_prefix_hidden
 
@@ -107,13 +108,14 @@ def padding_fraction(lengths: Sequence[int], chunks: Sequence[Sequence[int]]) ->
 def pad(examples: Sequence[Example], pad_id: int, device: torch.device) -> tuple[torch.Tensor, ...]:
     """Right-padded (input_ids, attention_mask, loss_mask), each [n, L]."""
     width = max(len(e.ids) for e in examples)
-    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
-    attention = torch.zeros((len(examples), width), dtype=torch.long)
-    learn = torch.zeros((len(examples), width), dtype=torch.bool)
+    host = torch.device(HOST)  # filled row by row on the host, moved once
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long, device=host)
+    attention = torch.zeros((len(examples), width), dtype=torch.long, device=host)
+    learn = torch.zeros((len(examples), width), dtype=torch.bool, device=host)
     for row, e in enumerate(examples):
-        ids[row, : len(e.ids)] = torch.tensor(e.ids)
+        ids[row, : len(e.ids)] = torch.tensor(e.ids, device=host)
         attention[row, : len(e.ids)] = 1
-        learn[row, : len(e.mask)] = torch.tensor(e.mask, dtype=torch.bool)
+        learn[row, : len(e.mask)] = torch.tensor(e.mask, dtype=torch.bool, device=host)
     return ids.to(device), attention.to(device), learn.to(device)
 
 

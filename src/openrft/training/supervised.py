@@ -124,7 +124,7 @@ class DpoTask:
             with torch.set_grad_enabled(backward):
                 logps = dpo.sequence_logps(model, examples, self.pad_id, context)  # [2c]
                 device = logps.device
-                rows = torch.tensor(chunk)
+                rows = torch.tensor(chunk, device=ref_chosen.device)  # the reference log-probs stay on the host
                 out = dpo_loss(
                     logps[: len(chunk)].float(),
                     logps[len(chunk) :].float(),
