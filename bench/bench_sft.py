@@ -1,7 +1,7 @@
 """openrft's supervised trainer next to TRL's SFTTrainer, same model, data and settings, in one run.
 
     python -m bench.bench_sft [--examples 64] [--batch-size 8] [--lora-rank 16] [--max-length 512]
-        [--data FILE.jsonl] [--sides openrft,trl] [--threads N]
+        [--data FILE.jsonl] [--sides openrft,trl] [--threads N] [--unshared-prefix]
 
 Both sides: the bundled SmolLM2-135M-Instruct (registry.ensure_base_model), one epoch over the same
 `examples` conversations (default: the legal example's demonstrations, examples/legal_compliance/data/
