@@ -32,7 +32,7 @@ import torch
 from openrft.jobstate import JobHandle
 from openrft.settings import Settings
 from openrft.store.db import Store
-from openrft.training import checkpoints, data, dpo, precision, sft, trainer
+from openrft.training import data, dpo, precision, sft, trainer
 from openrft.training.checkpoints import TrainState
 from openrft.training.job import Job
 from openrft.training.losses import dpo_loss
@@ -233,21 +233,7 @@ def train(handle: JobHandle, settings: Settings, store: Store, job: Job) -> str:
         handle.event(message, type="metrics", data=event)
         handle.update(estimated_finish=int(time.time() + (time.perf_counter() - t0) * (total_steps - step)))
 
-    # The fine-tuned model: saved next to the other models, registered, served from now on.
-    final_dir = checkpoints.save_final(model, tokenizer, settings.models_dir / "ft" / job.id)
-    with store.begin() as conn:
-        registry.register_adapter(
-            conn,
-            model_id=job.fine_tuned_model,
-            project_id=job.project_id,
-            kind="fine_tuned",
-            base_model=job.base_model,
-            path=final_dir,
-            job_id=job.id,
-            parent_model=job.parent_model,
-        )
-    handle.finish("succeeded", fine_tuned_model=job.fine_tuned_model, trained_tokens=state.trained_tokens)
-    return "succeeded"
+    return trainer.finish_model(handle, settings, store, job, model, tokenizer, state)
 
 
 def _forward_context(model: Any, precision_name: str, longest: int) -> Callable[[], Any]:

@@ -220,7 +220,15 @@ def train(handle: JobHandle, settings: Settings, store: Store, job: Job) -> str:
             watch.stop_early(handle, model, optimizer, early, step)
             break
 
-    # The fine-tuned model: saved next to the other models, registered, served from now on.
+    return finish_model(handle, settings, store, job, model, tokenizer, state)
+
+
+def finish_model(
+    handle: JobHandle, settings: Settings, store: Store, job: Job, model: Any, tokenizer: Any, state: TrainState
+) -> str:
+    """The fine-tuned model of every method: saved next to the other models, registered, served from now on."""
+    from openrft.inference import registry
+
     final_dir = checkpoints.save_final(model, tokenizer, settings.models_dir / "ft" / job.id)
     with store.begin() as conn:
         registry.register_adapter(
