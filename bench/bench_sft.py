@@ -31,10 +31,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -79,21 +77,10 @@ def token_counts(encoded: list[tuple[list[int], list[int]]]) -> tuple[int, int]:
 
 def run_openrft(args: argparse.Namespace, rows: list[dict[str, Any]], base: Path) -> dict[str, Any]:
     """One supervised job (n_epochs 1) on a private OPENRFT_HOME; times from its events."""
-    home = Path(tempfile.mkdtemp(prefix="openrft-bench-sft-"))
-    os.environ["OPENRFT_HOME"] = str(home)
-    from openrft.ids import now_s
-    from openrft.inference import registry
-    from openrft.jobstate import JobHandle
-    from openrft.settings import Settings
+    from bench.local_job import leased_job
     from openrft.store import schema
-    from openrft.store.blobs import BlobStore
-    from openrft.store.db import Store
     from openrft.training.run import run_job
 
-    settings = Settings(home=home)
-    store = Store.from_settings(settings)
-    registry.add_base_model(store, settings, "bench-base", base)
-    BlobStore(settings.blobs_dir).put("files/file-bench", b"".join(json.dumps(r).encode() + b"\n" for r in rows))
     hp = {
         "n_epochs": 1,
         "batch_size": args.batch_size,
@@ -107,27 +94,11 @@ def run_openrft(args: argparse.Namespace, rows: list[dict[str, Any]], base: Path
         "seed": SEED,
         "precision": args.precision,
     }
-    job_id, lease = f"ftjob-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
-    with store.begin() as conn:
-        conn.execute(schema.projects.insert().values(id="proj_bench", name="bench", created_at=now_s()))
-        conn.execute(
-            schema.jobs.insert().values(
-                id=job_id,
-                project_id="proj_bench",
-                model="bench-base",
-                training_file="file-bench",
-                seed=SEED,
-                method={"type": "supervised", "supervised": {"hyperparameters": hp}},
-                status="running",
-                result_files=[],
-                created_at=now_s(),
-                lease_owner=lease,
-                lease_expires_at=now_s() + 86400,
-                attempts=1,
-            )
-        )
+    method = {"type": "supervised", "supervised": {"hyperparameters": hp}}
+    settings, store, handle = leased_job("openrft-bench-sft-", base, rows, method, SEED)
+    job_id = handle.job_id
     started = time.perf_counter()
-    status = run_job(JobHandle(store, job_id, lease), settings, store)
+    status = run_job(handle, settings, store)
     wall = time.perf_counter() - started
     with store.begin() as conn:
         events = conn.execute(

@@ -30,8 +30,6 @@ import json
 import random
 import tempfile
 import time
-import uuid
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -79,23 +77,11 @@ def memory_gbs(mib: int = 256, repeats: int = 5) -> float:
 
 
 def run_openrft(args: argparse.Namespace, rows: list[dict[str, Any]], precision: str = "auto") -> dict[str, Any]:
-    import os
 
-    home = Path(tempfile.mkdtemp(prefix="openrft-bench-"))
-    os.environ["OPENRFT_HOME"] = str(home)
-    from openrft.ids import now_s
-    from openrft.inference import registry
-    from openrft.jobstate import JobHandle
-    from openrft.settings import Settings
+    from bench.local_job import leased_job
     from openrft.store import schema
-    from openrft.store.blobs import BlobStore
-    from openrft.store.db import Store
     from openrft.training.run import run_job
 
-    settings = Settings(home=home)
-    store = Store.from_settings(settings)
-    registry.add_base_model(store, settings, "bench-base", args.base)
-    BlobStore(settings.blobs_dir).put("files/file-bench", b"".join(json.dumps(r).encode() + b"\n" for r in rows))
     hp = {
         "n_epochs": 1,
         "batch_size": args.prompts,
@@ -117,26 +103,10 @@ def run_openrft(args: argparse.Namespace, rows: list[dict[str, Any]], precision:
         "reference": "{{ item.answer }}",
         "operation": "like",
     }
-    job_id, lease = f"ftjob-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
-    with store.begin() as conn:
-        conn.execute(schema.projects.insert().values(id="proj_bench", name="bench", created_at=now_s()))
-        conn.execute(
-            schema.jobs.insert().values(
-                id=job_id,
-                project_id="proj_bench",
-                model="bench-base",
-                training_file="file-bench",
-                seed=SEED,
-                method={"type": "reinforcement", "reinforcement": {"grader": grader, "hyperparameters": hp}},
-                status="running",
-                result_files=[],
-                created_at=now_s(),
-                lease_owner=lease,
-                lease_expires_at=now_s() + 86400,
-                attempts=1,
-            )
-        )
-    status = run_job(JobHandle(store, job_id, lease), settings, store)
+    method = {"type": "reinforcement", "reinforcement": {"grader": grader, "hyperparameters": hp}}
+    settings, store, handle = leased_job("openrft-bench-", args.base, rows, method, SEED)
+    job_id = handle.job_id
+    status = run_job(handle, settings, store)
     with store.begin() as conn:
         events = conn.execute(
             schema.job_events.select()
